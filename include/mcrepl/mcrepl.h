@@ -1,0 +1,248 @@
+/* mcrepl - a pair of memcached servers that behaves as one highly
+ * available cache.
+ *
+ * Writes go to the master of the key's pair and return the master's
+ * answer; a background thread per pair then applies the resulting state to
+ * the pair's slave. Keys map to pairs on a libketama-compatible ring.
+ *
+ * THREAD SAFETY
+ * One mcrepl_t may be shared by any number of threads: every function that
+ * takes a handle is safe to call from any thread at the same time, except
+ * mcrepl_destroy(), which must be the last call on the handle and must not
+ * race with any other call on it. Functions without a handle
+ * (mcrepl_strerror, mcrepl_version, ...) are safe from any thread.
+ *
+ * FORK
+ * A child created by fork() must not use a handle of its parent (its
+ * background threads do not exist in the child, and its sockets are
+ * shared with the parent); it may create handles of its own. The child may
+ * call nothing on the parent's handle, not even mcrepl_destroy().
+ */
+#ifndef MCREPL_MCREPL_H
+#define MCREPL_MCREPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <mcrepl/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BUILDING_MCREPL) && defined(__GNUC__) && __GNUC__ >= 4
+#define MCREPL_API __attribute__((visibility("default")))
+#else
+#define MCREPL_API
+#endif
+
+typedef struct mcrepl mcrepl_t; /* opaque */
+
+/* Return codes. New codes are only ever appended. */
+typedef enum {
+  MCREPL_SUCCESS = 0,
+  MCREPL_NOTFOUND,           /* no such key */
+  MCREPL_NOTSTORED,          /* add/replace/append/prepend condition unmet */
+  MCREPL_EXISTS,             /* cas: the item changed since it was read */
+  MCREPL_TIMEOUT,            /* no answer within the configured timeout */
+  MCREPL_CONNECTION_FAILURE, /* the server could not be reached */
+  MCREPL_HOST_LOOKUP_FAILURE,/* a host name did not resolve */
+  MCREPL_SERVER_ERROR,       /* the server answered SERVER_ERROR */
+  MCREPL_PROTOCOL_ERROR,     /* the server's answer made no sense */
+  MCREPL_BAD_KEY,            /* empty, over 250 bytes, space or control */
+  MCREPL_VALUE_TOO_LARGE,    /* the server refused the value's size */
+  MCREPL_NON_NUMERIC,        /* incr/decr on a value that is no number */
+  MCREPL_INVALID_ARGUMENTS,  /* NULL handle or pointer, bad length */
+  MCREPL_BAD_CONFIG,         /* the configuration string was refused */
+  MCREPL_NOMEM,              /* out of memory */
+  MCREPL_SLAVE_DIRTY,        /* a slave is known to have missed writes */
+  MCREPL_NOT_SUPPORTED,      /* not possible with this configuration */
+  MCREPL_FAILURE,            /* any other failure */
+  MCREPL_RETURN_MAX          /* not a code: one past the last */
+} mcrepl_return_t;
+
+/* Handle lifecycle. ------------------------------------------------------ */
+
+/* Parses the configuration string (see mcrepl(3)), starts one sender
+ * thread per pair and returns the handle; connections are made lazily, so
+ * servers may be down when it is called. On failure returns NULL and, when
+ * errbuf is not NULL, writes a one-line message into it. */
+MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
+                                   size_t errbuf_len);
+
+/* Drains the replication queues for at most the shutdown timeout, stops
+ * the threads and frees everything. Writes still queued then are counted
+ * as dropped. NULL is a no-op. */
+MCREPL_API void mcrepl_destroy(mcrepl_t *m);
+
+/* Storage. The call returns the master's answer; when the master stored
+ * the item, its resulting state is queued for the slave. exptime follows
+ * memcached: 0 never expires, up to 30 days relative seconds, beyond that
+ * an absolute unix time. ----------------------------------------------- */
+
+MCREPL_API mcrepl_return_t mcrepl_set(mcrepl_t *m, const char *key,
+                                      size_t key_len, const char *value,
+                                      size_t value_len, time_t exptime,
+                                      uint32_t flags);
+MCREPL_API mcrepl_return_t mcrepl_add(mcrepl_t *m, const char *key,
+                                      size_t key_len, const char *value,
+                                      size_t value_len, time_t exptime,
+                                      uint32_t flags);
+MCREPL_API mcrepl_return_t mcrepl_replace(mcrepl_t *m, const char *key,
+                                          size_t key_len, const char *value,
+                                          size_t value_len, time_t exptime,
+                                          uint32_t flags);
+/* append/prepend keep the item's flags and expiry, as memcached does;
+ * exptime and flags are accepted for symmetry and ignored. */
+MCREPL_API mcrepl_return_t mcrepl_append(mcrepl_t *m, const char *key,
+                                         size_t key_len, const char *value,
+                                         size_t value_len, time_t exptime,
+                                         uint32_t flags);
+MCREPL_API mcrepl_return_t mcrepl_prepend(mcrepl_t *m, const char *key,
+                                          size_t key_len, const char *value,
+                                          size_t value_len, time_t exptime,
+                                          uint32_t flags);
+MCREPL_API mcrepl_return_t mcrepl_cas(mcrepl_t *m, const char *key,
+                                      size_t key_len, const char *value,
+                                      size_t value_len, time_t exptime,
+                                      uint32_t flags, uint64_t cas);
+MCREPL_API mcrepl_return_t mcrepl_touch(mcrepl_t *m, const char *key,
+                                        size_t key_len, time_t exptime);
+MCREPL_API mcrepl_return_t mcrepl_delete(mcrepl_t *m, const char *key,
+                                         size_t key_len);
+/* new_value may be NULL. */
+MCREPL_API mcrepl_return_t mcrepl_incr(mcrepl_t *m, const char *key,
+                                       size_t key_len, uint64_t delta,
+                                       uint64_t *new_value);
+MCREPL_API mcrepl_return_t mcrepl_decr(mcrepl_t *m, const char *key,
+                                       size_t key_len, uint64_t delta,
+                                       uint64_t *new_value);
+/* Flushes every master, then waits up to the I/O timeout for every slave
+ * to apply the flush in order with the writes queued before it. Returns
+ * MCREPL_TIMEOUT when a slave has not applied it yet: it stays queued. */
+MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime);
+
+/* Retrieval, from the master. ------------------------------------------- */
+
+/* Returns a malloc()ed copy of the value (the caller free()s it; a NUL
+ * byte follows the value_len bytes) or NULL with *rc telling why
+ * (MCREPL_NOTFOUND for a miss). value_len, flags and rc may be NULL. */
+MCREPL_API char *mcrepl_get(mcrepl_t *m, const char *key, size_t key_len,
+                            size_t *value_len, uint32_t *flags,
+                            mcrepl_return_t *rc);
+/* As mcrepl_get, and also returns the item's cas token for mcrepl_cas. */
+MCREPL_API char *mcrepl_gets(mcrepl_t *m, const char *key, size_t key_len,
+                             size_t *value_len, uint32_t *flags,
+                             uint64_t *cas, mcrepl_return_t *rc);
+
+/* Called once per key found by mcrepl_mget, in no particular order, on
+ * the caller's thread. The pointers are valid during the call only.
+ * Return 0 to go on, anything else to stop. */
+typedef int (*mcrepl_get_cb)(void *ctx, const char *key, size_t key_len,
+                             const char *value, size_t value_len,
+                             uint32_t flags, uint64_t cas);
+/* Fetches n keys, grouped by pair with one round trip per pair. Misses
+ * are not reported. Returns MCREPL_SUCCESS when every pair answered, else
+ * the first failure (the callback has still seen what the others
+ * returned); MCREPL_FAILURE when the callback stopped the fetch. */
+MCREPL_API mcrepl_return_t mcrepl_mget(mcrepl_t *m, const char *const *keys,
+                                       const size_t *key_lens, size_t n,
+                                       mcrepl_get_cb cb, void *ctx);
+
+/* Replication. ---------------------------------------------------------- */
+
+/* Waits until every write accepted before the call has been applied on
+ * the slaves. MCREPL_SUCCESS: all applied and no slave is dirty;
+ * MCREPL_SLAVE_DIRTY: all processed, but a slave missed writes (dropped on
+ * overflow, refused, or lost by a restart) and needs a resync;
+ * MCREPL_TIMEOUT: not all applied within timeout_ms (negative: wait
+ * without limit). */
+MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
+                                                  int timeout_ms);
+
+/* Statistics. ----------------------------------------------------------- */
+
+/* Counters of one pair. queued counts every write the master accepted and
+ * that was offered for replication; at any moment
+ * queued == replicated + dropped + queue_items. */
+typedef struct mcrepl_pair_stats {
+  const char *master;      /* "host:port", valid until mcrepl_destroy */
+  const char *slave;
+  const char *vip;         /* NULL when the pair has no vip= */
+  uint32_t weight;
+  int dirty;               /* the slave missed writes: needs a resync */
+  int slave_up;            /* the sender is connected to the slave */
+  uint64_t queued;         /* writes offered for replication */
+  uint64_t replicated;     /* applied on the slave */
+  uint64_t dropped;        /* never applied: queue full, refused, shutdown */
+  uint64_t errors;         /* failures seen: refusals, broken connections */
+  uint64_t queue_items;    /* still waiting in the queue */
+  uint64_t queue_bytes;
+  uint64_t queue_bytes_max;/* the configured bound */
+  uint64_t lag_p50_us;     /* enqueue to applied on the slave */
+  uint64_t lag_p99_us;
+  uint64_t lag_max_us;
+  uint64_t reconnects;     /* connections made to the slave */
+  uint64_t slave_restarts; /* times the slave came back as a new process */
+  uint64_t batches;        /* pipelines sent to the slave */
+} mcrepl_pair_stats_t;
+
+/* Number of pairs in the handle's configuration. */
+MCREPL_API size_t mcrepl_pair_count(const mcrepl_t *m);
+
+/* Index of the pair that holds key. */
+MCREPL_API mcrepl_return_t mcrepl_key_pair(const mcrepl_t *m,
+                                           const char *key, size_t key_len,
+                                           size_t *pair);
+
+/* Fills *out for pair i. out_size is sizeof(*out) as the caller was
+ * compiled, so that fields added later do not break old programs. */
+MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,
+                                             mcrepl_pair_stats_t *out,
+                                             size_t out_size);
+
+typedef enum {
+  MCREPL_NODE_MASTER = 0, /* the first node of --pair */
+  MCREPL_NODE_SLAVE = 1,  /* the second node of --pair */
+  MCREPL_NODE_TARGET = 2  /* where writes go: the vip, else the master */
+} mcrepl_node_t;
+
+/* What one server says of itself (memcached "stats"). */
+typedef struct mcrepl_node_info {
+  const char *address;     /* "host:port", valid until mcrepl_destroy */
+  int up;                  /* 0 when it did not answer */
+  uint64_t pid;
+  uint64_t uptime;         /* seconds */
+  uint64_t time;           /* the server's clock, unix seconds */
+  uint64_t curr_items;
+  uint64_t bytes;
+  char version[32];
+} mcrepl_node_info_t;
+
+/* Asks one node of pair i for its stats, synchronously, within the
+ * configured timeouts. Returns MCREPL_SUCCESS with out->up = 1, or the
+ * reason it could not (out->up = 0, out->address still set). */
+MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
+                                            mcrepl_node_t node,
+                                            mcrepl_node_info_t *out,
+                                            size_t out_size);
+
+/* Misc. ----------------------------------------------------------------- */
+
+/* A short English description of rc; never NULL. */
+MCREPL_API const char *mcrepl_strerror(mcrepl_return_t rc);
+
+/* The symbolic name of rc ("MCREPL_NOTFOUND"); never NULL. */
+MCREPL_API const char *mcrepl_strcode(mcrepl_return_t rc);
+
+/* The library's version, "MAJOR.MINOR.PATCH", and the same as
+ * MCREPL_VERSION_HEX. */
+MCREPL_API const char *mcrepl_version(void);
+MCREPL_API unsigned mcrepl_version_hex(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MCREPL_MCREPL_H */

@@ -1,0 +1,58 @@
+/* Configuration string: libmemcached-style --OPTION=VALUE tokens. */
+#ifndef MCREPL_CONFIG_H
+#define MCREPL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MCREPL__HOST_MAX 256
+#define MCREPL__ADDR_MAX (MCREPL__HOST_MAX + 8)
+
+typedef struct mcrepl__addr {
+  char host[MCREPL__HOST_MAX]; /* as written; brackets of IPv6 removed */
+  uint16_t port;               /* 11211 when the token had none */
+  char text[MCREPL__ADDR_MAX]; /* "host:port" ("[v6]:port"), for humans */
+} mcrepl__addr_t;
+
+typedef struct mcrepl__pair_conf {
+  mcrepl__addr_t master;
+  mcrepl__addr_t slave;
+  mcrepl__addr_t vip; /* valid when has_vip */
+  int has_vip;
+  uint32_t weight; /* 1 unless weight= */
+} mcrepl__pair_conf_t;
+
+typedef enum {
+  MCREPL__OVERFLOW_DROP = 0, /* drop the write, count it, mark dirty */
+  MCREPL__OVERFLOW_BLOCK     /* wait for room up to the I/O timeout */
+} mcrepl__overflow_t;
+
+typedef struct mcrepl__config {
+  mcrepl__pair_conf_t *pairs;
+  size_t npairs;
+  uint64_t queue_bytes;     /* --queue-bytes, per pair; default 64 MiB */
+  mcrepl__overflow_t overflow;   /* --overflow=drop|block */
+  int connect_timeout_ms;   /* --connect-timeout; default 1000 */
+  int io_timeout_ms;        /* --timeout; default 1000 */
+  int shutdown_timeout_ms;  /* --shutdown-timeout; default 5000 */
+  int retry_timeout_ms;     /* --retry-timeout; default 1000 */
+  int backoff_max_ms;       /* --backoff-max; default 1000 */
+  /* --dead-timeout: how long a slave holding unacknowledged writes may
+   * make no progress before the sender abandons the connection (and
+   * marks the pair dirty); default 30000 */
+  int dead_timeout_ms;
+  int batch_max;            /* --batch-max: writes per pipeline; 512 */
+  int binary_protocol;      /* --binary-protocol: caller path only */
+} mcrepl__config_t;
+
+/* Parses s into *c (which it initialises). Returns 0, or -1 with a
+ * one-line message naming the offending token in errbuf. On success the
+ * caller owns c and frees it with mcrepl__config_free(). */
+int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
+                         size_t errlen);
+void mcrepl__config_free(mcrepl__config_t *c);
+
+/* Parses "host[:port]" or "[v6addr][:port]" into *a. Returns 0 or -1. */
+int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a);
+
+#endif

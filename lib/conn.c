@@ -1,0 +1,267 @@
+/* Plain TCP connections with timeouts (see conn.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+
+/* A server that sends a line longer than this is not memcached. */
+#define LINE_MAX_BYTES (64 * 1024)
+/* memcached's own ceiling for an item (-I) is 1 GiB. */
+#define BLOCK_MAX_BYTES ((size_t)1 << 30)
+/* Waits are cut in slices so that a shutdown deadline is seen soon. */
+#define SLICE_MS 100
+
+void mcrepl__conn_init(mcrepl__conn_t *c)
+{
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+}
+
+void mcrepl__conn_close(mcrepl__conn_t *c)
+{
+  if (c->fd >= 0)
+    close(c->fd);
+  c->fd = -1;
+  c->in.len = 0;
+  c->pos = 0;
+}
+
+void mcrepl__conn_free(mcrepl__conn_t *c)
+{
+  mcrepl__conn_close(c);
+  mcrepl__buf_free(&c->in);
+}
+
+static int wait_fd(int fd, short events, int ms)
+{
+  struct pollfd pfd = {.fd = fd, .events = events, .revents = 0};
+  int n;
+
+  do
+    n = poll(&pfd, 1, ms);
+  while (n < 0 && errno == EINTR);
+  return n <= 0 ? n : pfd.revents;
+}
+
+static int connect_one(const struct addrinfo *ai, int connect_ms)
+{
+  int fd, err = 0, one = 1;
+  socklen_t len = sizeof err;
+
+  fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+              ai->ai_protocol);
+  if (fd < 0)
+    return -1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    return fd;
+  if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, connect_ms) > 0 &&
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+    return fd;
+  close(fd);
+  return -1;
+}
+
+mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
+                                  int connect_ms)
+{
+  struct addrinfo hints, *res, *ai;
+  char port[8];
+
+  mcrepl__conn_close(c);
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  snprintf(port, sizeof port, "%u", (unsigned)a->port);
+  if (getaddrinfo(a->host, port, &hints, &res) != 0)
+    return MCREPL_HOST_LOOKUP_FAILURE;
+  for (ai = res; ai && c->fd < 0; ai = ai->ai_next)
+    c->fd = connect_one(ai, connect_ms);
+  freeaddrinfo(res);
+  return c->fd >= 0 ? MCREPL_SUCCESS : MCREPL_CONNECTION_FAILURE;
+}
+
+/* How long the next poll may wait, or -1 when time is up. */
+static int slice_ms(const mcrepl__io_t *io, int64_t last_progress)
+{
+  int64_t now = mcrepl__now_ns(), end, left;
+  int64_t dl = io->deadline ? atomic_load(io->deadline) : 0;
+
+  end = last_progress + mcrepl__ms_to_ns(io->stall_ms);
+  if (dl > 0 && dl < end)
+    end = dl;
+  left = (end - now) / 1000000;
+  if (now >= end)
+    return -1;
+  return left > SLICE_MS ? SLICE_MS : (int)left + 1;
+}
+
+/* Reads what is there into c->in. 1: got bytes, 0: nothing, -1: error. */
+static int fill(mcrepl__conn_t *c)
+{
+  char tmp[16384];
+  ssize_t n;
+
+  if (c->pos > 0) {
+    /* Only the caller's last line/block points in here, and it is
+     * documented to die with the next call. */
+    memmove(c->in.p, c->in.p + c->pos, c->in.len - c->pos);
+    c->in.len -= c->pos;
+    c->pos = 0;
+  }
+  n = recv(c->fd, tmp, sizeof tmp, 0);
+  if (n > 0)
+    return mcrepl__buf_add(&c->in, tmp, (size_t)n) == 0 ? 1 : -1;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return 0;
+  return -1; /* EOF or a real error */
+}
+
+static mcrepl_return_t fail(mcrepl__conn_t *c, mcrepl_return_t rc)
+{
+  mcrepl__conn_close(c);
+  return rc;
+}
+
+mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
+                                  size_t len, const mcrepl__io_t *io)
+{
+  const char *s = p;
+  int64_t progress = mcrepl__now_ns();
+
+  if (c->fd < 0)
+    return MCREPL_CONNECTION_FAILURE;
+  while (len > 0) {
+    int ms = slice_ms(io, progress), ev;
+    if (ms < 0)
+      return fail(c, MCREPL_TIMEOUT);
+    ev = wait_fd(c->fd, POLLOUT | POLLIN, ms);
+    if (ev < 0 || (ev & (POLLERR | POLLNVAL)))
+      return fail(c, MCREPL_CONNECTION_FAILURE);
+    if (ev & (POLLIN | POLLHUP)) {
+      int got = fill(c);
+      if (got < 0)
+        return fail(c, MCREPL_CONNECTION_FAILURE);
+      if (got > 0)
+        progress = mcrepl__now_ns();
+    }
+    if (ev & POLLOUT) {
+      ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return fail(c, MCREPL_CONNECTION_FAILURE);
+      if (n > 0) {
+        s += n;
+        len -= (size_t)n;
+        progress = mcrepl__now_ns();
+      }
+    }
+  }
+  return MCREPL_SUCCESS;
+}
+
+/* Makes at least `need` unread bytes available. */
+static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
+                            const mcrepl__io_t *io)
+{
+  int64_t progress = mcrepl__now_ns();
+
+  if (c->fd < 0)
+    return MCREPL_CONNECTION_FAILURE;
+  while (c->in.len - c->pos < need) {
+    int ms = slice_ms(io, progress), ev, got;
+    if (ms < 0)
+      return fail(c, MCREPL_TIMEOUT);
+    ev = wait_fd(c->fd, POLLIN, ms);
+    if (ev < 0 || (ev & (POLLERR | POLLNVAL)))
+      return fail(c, MCREPL_CONNECTION_FAILURE);
+    if (ev == 0)
+      continue;
+    got = fill(c);
+    if (got < 0)
+      return fail(c, MCREPL_CONNECTION_FAILURE);
+    if (got > 0)
+      progress = mcrepl__now_ns();
+  }
+  return MCREPL_SUCCESS;
+}
+
+mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
+                                  size_t *len, const mcrepl__io_t *io)
+{
+  size_t scanned = 0;
+
+  for (;;) {
+    const char *start = c->in.p ? c->in.p + c->pos : NULL;
+    size_t avail = c->in.len - c->pos;
+    const char *nl = avail > scanned
+                         ? memchr(start + scanned, '\n', avail - scanned)
+                         : NULL;
+    mcrepl_return_t rc;
+
+    if (nl) {
+      size_t n = (size_t)(nl - start);
+      *line = start;
+      *len = n > 0 && start[n - 1] == '\r' ? n - 1 : n;
+      c->pos += n + 1;
+      return MCREPL_SUCCESS;
+    }
+    if (avail > LINE_MAX_BYTES)
+      return fail(c, MCREPL_PROTOCOL_ERROR);
+    scanned = avail;
+    rc = want(c, avail + 1, io);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+  }
+}
+
+mcrepl_return_t mcrepl__conn_block(mcrepl__conn_t *c, size_t n,
+                                   const char **data,
+                                   const mcrepl__io_t *io)
+{
+  mcrepl_return_t rc;
+
+  if (n > BLOCK_MAX_BYTES)
+    return fail(c, MCREPL_PROTOCOL_ERROR);
+  rc = want(c, n + 2, io);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  *data = c->in.p + c->pos;
+  if (memcmp(*data + n, "\r\n", 2) != 0)
+    return fail(c, MCREPL_PROTOCOL_ERROR);
+  c->pos += n + 2;
+  return MCREPL_SUCCESS;
+}
+
+mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
+                                   mcrepl__stats_reply_t *s,
+                                   const mcrepl__io_t *io)
+{
+  mcrepl_return_t rc;
+  const char *line;
+  size_t len;
+  int lines = 0;
+
+  memset(s, 0, sizeof *s);
+  rc = mcrepl__conn_send(c, "stats\r\n", 7, io);
+  while (rc == MCREPL_SUCCESS) {
+    rc = mcrepl__conn_line(c, &line, &len, io);
+    if (rc != MCREPL_SUCCESS)
+      break;
+    if (len == 3 && memcmp(line, "END", 3) == 0)
+      return (s->seen & 7) == 7 ? MCREPL_SUCCESS : MCREPL_PROTOCOL_ERROR;
+    if (!mcrepl__proto_is(line, len, "STAT") || ++lines > 4096)
+      return fail(c, MCREPL_PROTOCOL_ERROR);
+    mcrepl__proto_stat_line(line, len, s);
+  }
+  return rc;
+}

@@ -1,0 +1,54 @@
+/* A plain TCP connection to one memcached, with buffered reads and
+ * timeouts, for what libmemcached cannot do: the sender's meta pipelines,
+ * read-backs and "stats". Not thread-safe: one owner at a time. */
+#ifndef MCREPL_CONN_H
+#define MCREPL_CONN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "mcrepl/mcrepl.h"
+#include "proto.h"
+
+typedef struct mcrepl__conn {
+  int fd;           /* -1 when closed */
+  mcrepl__buf_t in; /* received bytes; [pos, in.len) not yet consumed */
+  size_t pos;
+} mcrepl__conn_t;
+
+/* How long I/O may go on. stall_ms: failure after that long without a
+ * byte moving. deadline: when not NULL and non-zero, an absolute
+ * monotonic time (ns) after which everything fails at once; it may be set
+ * by another thread while we wait (shutdown). */
+typedef struct mcrepl__io {
+  int stall_ms;
+  const _Atomic int64_t *deadline;
+} mcrepl__io_t;
+
+void mcrepl__conn_init(mcrepl__conn_t *c);
+mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
+                                  int connect_ms);
+void mcrepl__conn_close(mcrepl__conn_t *c);
+/* Frees the buffers too. */
+void mcrepl__conn_free(mcrepl__conn_t *c);
+
+/* Sends all of [p, p+len). Whatever the server answers meanwhile is
+ * buffered, so a long pipeline cannot deadlock on full socket buffers. */
+mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
+                                  size_t len, const mcrepl__io_t *io);
+/* The next line, without its CRLF; valid until the next call. */
+mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
+                                  size_t *len, const mcrepl__io_t *io);
+/* The next n bytes, which must be followed by CRLF. */
+mcrepl_return_t mcrepl__conn_block(mcrepl__conn_t *c, size_t n,
+                                   const char **data,
+                                   const mcrepl__io_t *io);
+
+/* One "stats" round trip on an open connection. */
+mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
+                                   mcrepl__stats_reply_t *s,
+                                   const mcrepl__io_t *io);
+
+#endif

@@ -1,0 +1,777 @@
+/* The handle: create/destroy, and the caller's path of every command:
+ * key -> pair (ring) -> master (pooled libmemcached handle) -> on success,
+ * one entry on the pair's queue for its sender. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "errors.h"
+#include "internal.h"
+
+/* memcached's expiry rule: up to 30 days is relative, beyond absolute. */
+#define RELATIVE_MAX (60 * 60 * 24 * 30)
+#define KEY_MAX 250
+
+/* Handle lifecycle ------------------------------------------------------ */
+
+static int init_pair(mcrepl_t *m, size_t i)
+{
+  mcrepl__pair_t *p = &m->pairs[i];
+
+  p->conf = &m->cfg.pairs[i];
+  p->cfg = &m->cfg;
+  p->target = p->conf->has_vip ? &p->conf->vip : &p->conf->master;
+  atomic_init(&p->deadline, 0);
+  mcrepl__stats_init(&p->st);
+  if (mcrepl__queue_init(&p->q, m->cfg.queue_bytes) != 0)
+    return -1;
+  if (mcrepl__pool_init(&p->pool, p->target, &m->cfg) != 0) {
+    mcrepl__queue_destroy(&p->q);
+    return -1;
+  }
+  if (mcrepl__sender_start(p) != 0) {
+    mcrepl__pool_destroy(&p->pool);
+    mcrepl__queue_destroy(&p->q);
+    return -1;
+  }
+  return 0;
+}
+
+static void fini_pair(mcrepl__pair_t *p, int64_t deadline_ns)
+{
+  mcrepl__sender_stop(p, deadline_ns);
+  mcrepl__pool_destroy(&p->pool);
+  mcrepl__queue_destroy(&p->q);
+}
+
+static mcrepl__ring_t *make_ring(const mcrepl__config_t *cfg)
+{
+  mcrepl__ring_member_t *mem = calloc(cfg->npairs, sizeof *mem);
+  mcrepl__ring_t *r;
+  size_t i;
+
+  if (!mem)
+    return NULL;
+  for (i = 0; i < cfg->npairs; i++) {
+    const mcrepl__pair_conf_t *pc = &cfg->pairs[i];
+    const mcrepl__addr_t *id = pc->has_vip ? &pc->vip : &pc->master;
+    mem[i].host = id->host;
+    mem[i].port = id->port;
+    mem[i].weight = pc->weight;
+  }
+  r = mcrepl__ring_create(mem, cfg->npairs);
+  free(mem);
+  return r;
+}
+
+static void seterr(char *errbuf, size_t len, const char *msg)
+{
+  if (errbuf && len > 0) {
+    strncpy(errbuf, msg, len - 1);
+    errbuf[len - 1] = '\0';
+  }
+}
+
+static void free_handle(mcrepl_t *m, size_t started, int64_t deadline_ns)
+{
+  size_t i;
+
+  for (i = 0; i < started; i++)
+    fini_pair(&m->pairs[i], deadline_ns);
+  for (i = 0; i < MCREPL__STRIPES; i++)
+    pthread_mutex_destroy(&m->stripes[i]);
+  free(m->pairs);
+  mcrepl__ring_destroy(m->ring);
+  mcrepl__config_free(&m->cfg);
+  free(m);
+}
+
+MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
+                                   size_t errbuf_len)
+{
+  mcrepl_t *m = calloc(1, sizeof *m);
+  size_t i;
+
+  if (!m) {
+    seterr(errbuf, errbuf_len, "out of memory");
+    return NULL;
+  }
+  for (i = 0; i < MCREPL__STRIPES; i++)
+    pthread_mutex_init(&m->stripes[i], NULL);
+  if (mcrepl__config_parse(config, &m->cfg, errbuf, errbuf_len) != 0) {
+    free_handle(m, 0, 0);
+    return NULL;
+  }
+  m->npairs = m->cfg.npairs;
+  m->ring = make_ring(&m->cfg);
+  m->pairs = calloc(m->npairs, sizeof *m->pairs);
+  if (!m->ring || !m->pairs) {
+    seterr(errbuf, errbuf_len, "out of memory");
+    free_handle(m, 0, 0);
+    return NULL;
+  }
+  for (i = 0; i < m->npairs; i++)
+    if (init_pair(m, i) != 0) {
+      seterr(errbuf, errbuf_len, "out of memory or threads");
+      free_handle(m, i, mcrepl__now_ns());
+      return NULL;
+    }
+  return m;
+}
+
+MCREPL_API void mcrepl_destroy(mcrepl_t *m)
+{
+  if (!m)
+    return;
+  free_handle(m, m->npairs,
+              mcrepl__now_ns() +
+                  mcrepl__ms_to_ns(m->cfg.shutdown_timeout_ms) + 1);
+}
+
+/* Keys ------------------------------------------------------------------ */
+
+/* memcached's text protocol ends a key at a space or control byte: such
+ * a key would let a caller inject commands into our pipelines. */
+static mcrepl_return_t check_key(const char *key, size_t len)
+{
+  size_t i;
+
+  if (!key)
+    return MCREPL_INVALID_ARGUMENTS;
+  if (len == 0 || len > KEY_MAX)
+    return MCREPL_BAD_KEY;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c <= ' ' || c == 0x7f)
+      return MCREPL_BAD_KEY;
+  }
+  return MCREPL_SUCCESS;
+}
+
+static mcrepl__pair_t *pair_of(const mcrepl_t *m, const char *key,
+                               size_t len, uint32_t *hash)
+{
+  *hash = mcrepl__ring_hash(key, len);
+  return &m->pairs[mcrepl__ring_lookup(m->ring, *hash)];
+}
+
+/* The replication step -------------------------------------------------- */
+
+static void enqueue(mcrepl__pair_t *p, mcrepl__op_t op, const char *key,
+                    size_t klen, const char *val, size_t vlen,
+                    uint32_t flags, int64_t exptime)
+{
+  int block_ms = p->cfg->overflow == MCREPL__OVERFLOW_BLOCK
+                     ? p->cfg->io_timeout_ms : 0;
+  mcrepl__entry_t *e = mcrepl__entry_new(op, key, klen, val, vlen, flags,
+                                         exptime, mcrepl__now_ns());
+
+  if (!e) {
+    mcrepl__queue_count_drop(&p->q);
+    mcrepl__pair_mark_dirty(p);
+  } else if (!mcrepl__queue_push(&p->q, e, block_ms)) {
+    mcrepl__pair_mark_dirty(p);
+  }
+}
+
+/* A stored item whose value we know: its state is the write itself,
+ * unless its expiry is absolute, which only the master's clock can turn
+ * into the remaining time. */
+static void enqueue_stored(mcrepl__pair_t *p, const char *key, size_t klen,
+                           const char *val, size_t vlen, uint32_t flags,
+                           time_t exptime)
+{
+  if (exptime < 0)
+    enqueue(p, MCREPL__OP_DELETE, key, klen, NULL, 0, 0, 0);
+  else if (exptime > RELATIVE_MAX)
+    enqueue(p, MCREPL__OP_READBACK, key, klen, NULL, 0, 0, 0);
+  else
+    enqueue(p, MCREPL__OP_SET, key, klen, val, vlen, flags, exptime);
+}
+
+/* Storage commands ------------------------------------------------------ */
+
+typedef enum { ST_SET, ST_ADD, ST_REPLACE, ST_APPEND, ST_PREPEND, ST_CAS }
+    store_kind_t;
+
+typedef struct {
+  store_kind_t kind;
+  const char *key, *val;
+  size_t klen, vlen;
+  time_t exptime;
+  uint32_t flags;
+  uint64_t cas;
+} store_t;
+
+static memcached_return_t store_master(memcached_st *mc, const store_t *s)
+{
+  switch (s->kind) {
+  case ST_SET:
+    return memcached_set(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+                         s->flags);
+  case ST_ADD:
+    return memcached_add(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+                         s->flags);
+  case ST_REPLACE:
+    return memcached_replace(mc, s->key, s->klen, s->val, s->vlen,
+                             s->exptime, s->flags);
+  case ST_APPEND:
+    return memcached_append(mc, s->key, s->klen, s->val, s->vlen, 0, 0);
+  case ST_PREPEND:
+    return memcached_prepend(mc, s->key, s->klen, s->val, s->vlen, 0, 0);
+  case ST_CAS:
+    return memcached_cas(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+                         s->flags, s->cas);
+  }
+  return MEMCACHED_INVALID_ARGUMENTS;
+}
+
+/* Runs op on the key's master with the key's stripe held, so that the
+ * entry it queues lands in the master's order. */
+typedef mcrepl_return_t (*master_fn)(mcrepl__pair_t *p, memcached_st *mc,
+                                     void *arg);
+
+static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
+                                 master_fn fn, void *arg)
+{
+  mcrepl_return_t rc;
+  memcached_st *mc;
+  mcrepl__pair_t *p;
+  pthread_mutex_t *stripe;
+  uint32_t hash;
+
+  if (!m)
+    return MCREPL_INVALID_ARGUMENTS;
+  rc = check_key(key, klen);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  p = pair_of(m, key, klen, &hash);
+  stripe = &m->stripes[hash % MCREPL__STRIPES];
+  mc = mcrepl__pool_get(&p->pool);
+  if (!mc)
+    return MCREPL_NOMEM;
+  pthread_mutex_lock(stripe);
+  rc = fn(p, mc, arg);
+  pthread_mutex_unlock(stripe);
+  mcrepl__pool_put(&p->pool, mc);
+  return rc;
+}
+
+static mcrepl_return_t do_store(mcrepl__pair_t *p, memcached_st *mc,
+                                void *arg)
+{
+  const store_t *s = arg;
+  mcrepl_return_t rc = mcrepl__from_memcached(store_master(mc, s));
+
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  if (s->kind == ST_APPEND || s->kind == ST_PREPEND)
+    enqueue(p, MCREPL__OP_READBACK, s->key, s->klen, NULL, 0, 0, 0);
+  else
+    enqueue_stored(p, s->key, s->klen, s->val, s->vlen, s->flags,
+                   s->exptime);
+  return MCREPL_SUCCESS;
+}
+
+static mcrepl_return_t store(mcrepl_t *m, store_t *s)
+{
+  if (!s->val && s->vlen > 0)
+    return MCREPL_INVALID_ARGUMENTS;
+  if (!s->val)
+    s->val = "";
+  return on_master(m, s->key, s->klen, do_store, s);
+}
+
+#define STORE_FN(name, KIND)                                               \
+  MCREPL_API mcrepl_return_t name(mcrepl_t *m, const char *key,            \
+                                  size_t key_len, const char *value,       \
+                                  size_t value_len, time_t exptime,        \
+                                  uint32_t flags)                          \
+  {                                                                        \
+    store_t s = {KIND, key, value, key_len, value_len, exptime, flags, 0}; \
+    return store(m, &s);                                                   \
+  }
+
+STORE_FN(mcrepl_set, ST_SET)
+STORE_FN(mcrepl_add, ST_ADD)
+STORE_FN(mcrepl_replace, ST_REPLACE)
+STORE_FN(mcrepl_append, ST_APPEND)
+STORE_FN(mcrepl_prepend, ST_PREPEND)
+
+MCREPL_API mcrepl_return_t mcrepl_cas(mcrepl_t *m, const char *key,
+                                      size_t key_len, const char *value,
+                                      size_t value_len, time_t exptime,
+                                      uint32_t flags, uint64_t cas)
+{
+  store_t s = {ST_CAS, key, value, key_len, value_len, exptime, flags, cas};
+  return store(m, &s);
+}
+
+/* touch, delete, incr, decr --------------------------------------------- */
+
+typedef struct {
+  const char *key;
+  size_t klen;
+  time_t exptime;
+  uint64_t delta;
+  uint64_t *result;
+  int decr;
+} keyop_t;
+
+static mcrepl_return_t do_touch(mcrepl__pair_t *p, memcached_st *mc,
+                                void *arg)
+{
+  const keyop_t *k = arg;
+  mcrepl_return_t rc = mcrepl__from_memcached(
+      memcached_touch(mc, k->key, k->klen, k->exptime));
+
+  if (rc == MCREPL_SUCCESS)
+    enqueue(p, k->exptime < 0 ? MCREPL__OP_DELETE : MCREPL__OP_READBACK,
+            k->key, k->klen, NULL, 0, 0, 0);
+  return rc;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_touch(mcrepl_t *m, const char *key,
+                                        size_t key_len, time_t exptime)
+{
+  keyop_t k = {key, key_len, exptime, 0, NULL, 0};
+  return on_master(m, key, key_len, do_touch, &k);
+}
+
+static mcrepl_return_t do_delete(mcrepl__pair_t *p, memcached_st *mc,
+                                 void *arg)
+{
+  const keyop_t *k = arg;
+  mcrepl_return_t rc =
+      mcrepl__from_memcached(memcached_delete(mc, k->key, k->klen, 0));
+
+  if (rc == MCREPL_SUCCESS)
+    enqueue(p, MCREPL__OP_DELETE, k->key, k->klen, NULL, 0, 0, 0);
+  return rc;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_delete(mcrepl_t *m, const char *key,
+                                         size_t key_len)
+{
+  keyop_t k = {key, key_len, 0, 0, NULL, 0};
+  return on_master(m, key, key_len, do_delete, &k);
+}
+
+static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
+                                void *arg)
+{
+  const keyop_t *k = arg;
+  uint32_t delta = (uint32_t)k->delta;
+  memcached_return_t r =
+      k->decr ? memcached_decrement(mc, k->key, k->klen, delta, k->result)
+              : memcached_increment(mc, k->key, k->klen, delta, k->result);
+  mcrepl_return_t rc;
+
+  /* memcached answers CLIENT_ERROR for a value that is no number. */
+  if (r == MEMCACHED_CLIENT_ERROR)
+    return MCREPL_NON_NUMERIC;
+  rc = mcrepl__from_memcached(r);
+  if (rc == MCREPL_SUCCESS)
+    enqueue(p, MCREPL__OP_READBACK, k->key, k->klen, NULL, 0, 0, 0);
+  return rc;
+}
+
+static mcrepl_return_t arith(mcrepl_t *m, const char *key, size_t key_len,
+                             uint64_t delta, uint64_t *new_value, int decr)
+{
+  uint64_t ignored;
+  keyop_t k = {key, key_len, 0, delta, new_value ? new_value : &ignored,
+               decr};
+
+  /* libmemcached carries the delta in 32 bits. */
+  if (delta > UINT32_MAX)
+    return m ? MCREPL_NOT_SUPPORTED : MCREPL_INVALID_ARGUMENTS;
+  return on_master(m, key, key_len, do_arith, &k);
+}
+
+MCREPL_API mcrepl_return_t mcrepl_incr(mcrepl_t *m, const char *key,
+                                       size_t key_len, uint64_t delta,
+                                       uint64_t *new_value)
+{
+  return arith(m, key, key_len, delta, new_value, 0);
+}
+
+MCREPL_API mcrepl_return_t mcrepl_decr(mcrepl_t *m, const char *key,
+                                       size_t key_len, uint64_t delta,
+                                       uint64_t *new_value)
+{
+  return arith(m, key, key_len, delta, new_value, 1);
+}
+
+/* flush ----------------------------------------------------------------- */
+
+static mcrepl_return_t flush_master(mcrepl__pair_t *p, time_t exptime)
+{
+  memcached_st *mc = mcrepl__pool_get(&p->pool);
+  mcrepl_return_t rc;
+
+  if (!mc)
+    return MCREPL_NOMEM;
+  rc = mcrepl__from_memcached(memcached_flush(mc, exptime));
+  mcrepl__pool_put(&p->pool, mc);
+  return rc;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
+{
+  mcrepl_return_t rc = MCREPL_SUCCESS, r;
+  int64_t deadline;
+  size_t i;
+
+  if (!m)
+    return MCREPL_INVALID_ARGUMENTS;
+  for (i = 0; i < m->npairs; i++) {
+    mcrepl__pair_t *p = &m->pairs[i];
+    r = flush_master(p, exptime);
+    if (r == MCREPL_SUCCESS)
+      enqueue(p, MCREPL__OP_FLUSH, "", 0, NULL, 0, 0,
+              exptime > 0 ? exptime : 0);
+    else if (rc == MCREPL_SUCCESS)
+      rc = r;
+  }
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(m->cfg.io_timeout_ms);
+  for (i = 0; i < m->npairs; i++) {
+    mcrepl__queue_t *q = &m->pairs[i].q;
+    if (mcrepl__queue_wait(q, mcrepl__queue_mark(q), deadline) != 0)
+      rc = MCREPL_TIMEOUT;
+  }
+  return rc;
+}
+
+/* Retrieval ------------------------------------------------------------- */
+
+typedef struct {
+  size_t *value_len;
+  uint32_t *flags;
+  uint64_t *cas;
+  char *value;
+} getout_t;
+
+/* One key, with its cas: a single-key mget, drained to its END. */
+static mcrepl_return_t fetch_one(memcached_st *mc, const char *key,
+                                 size_t klen, getout_t *o)
+{
+  memcached_return_t r = memcached_mget(mc, &key, &klen, 1);
+  memcached_result_st *res;
+  mcrepl_return_t rc = MCREPL_NOTFOUND;
+
+  if (!memcached_success(r))
+    return mcrepl__from_memcached(r);
+  while ((res = memcached_fetch_result(mc, NULL, &r)) != NULL) {
+    size_t len = memcached_result_length(res);
+    if (!o->value && (o->value = malloc(len + 1)) != NULL) {
+      memcpy(o->value, memcached_result_value(res), len);
+      o->value[len] = '\0';
+      if (o->value_len)
+        *o->value_len = len;
+      if (o->flags)
+        *o->flags = memcached_result_flags(res);
+      if (o->cas)
+        *o->cas = memcached_result_cas(res);
+    }
+    rc = o->value ? MCREPL_SUCCESS : MCREPL_NOMEM;
+    memcached_result_free(res);
+  }
+  if (r != MEMCACHED_END && r != MEMCACHED_SUCCESS &&
+      r != MEMCACHED_NOTFOUND) {
+    free(o->value);
+    o->value = NULL;
+    return mcrepl__from_memcached(r);
+  }
+  return rc;
+}
+
+static char *get_common(mcrepl_t *m, const char *key, size_t key_len,
+                        getout_t *o, mcrepl_return_t *rcp)
+{
+  mcrepl_return_t rc, dummy;
+  memcached_st *mc;
+  mcrepl__pair_t *p;
+  uint32_t hash;
+
+  if (!rcp)
+    rcp = &dummy;
+  rc = m ? check_key(key, key_len) : MCREPL_INVALID_ARGUMENTS;
+  if (rc != MCREPL_SUCCESS) {
+    *rcp = rc;
+    return NULL;
+  }
+  p = pair_of(m, key, key_len, &hash);
+  mc = mcrepl__pool_get(&p->pool);
+  if (!mc) {
+    *rcp = MCREPL_NOMEM;
+    return NULL;
+  }
+  rc = fetch_one(mc, key, key_len, o);
+  mcrepl__pool_put(&p->pool, mc);
+  *rcp = rc;
+  return rc == MCREPL_SUCCESS ? o->value : NULL;
+}
+
+MCREPL_API char *mcrepl_get(mcrepl_t *m, const char *key, size_t key_len,
+                            size_t *value_len, uint32_t *flags,
+                            mcrepl_return_t *rc)
+{
+  getout_t o = {value_len, flags, NULL, NULL};
+  return get_common(m, key, key_len, &o, rc);
+}
+
+MCREPL_API char *mcrepl_gets(mcrepl_t *m, const char *key, size_t key_len,
+                             size_t *value_len, uint32_t *flags,
+                             uint64_t *cas, mcrepl_return_t *rc)
+{
+  getout_t o = {value_len, flags, cas, NULL};
+  return get_common(m, key, key_len, &o, rc);
+}
+
+/* mget: the keys of each pair in one round trip. */
+typedef struct {
+  const char **keys;
+  size_t *lens;
+  size_t n;
+} keyset_t;
+
+static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
+                                 mcrepl_get_cb cb, void *ctx)
+{
+  memcached_st *mc = mcrepl__pool_get(&p->pool);
+  memcached_result_st *res;
+  memcached_return_t r;
+  int stopped = 0;
+
+  if (!mc)
+    return MCREPL_NOMEM;
+  r = memcached_mget(mc, ks->keys, ks->lens, ks->n);
+  if (memcached_success(r)) {
+    while ((res = memcached_fetch_result(mc, NULL, &r)) != NULL) {
+      if (!stopped &&
+          cb(ctx, memcached_result_key_value(res),
+             memcached_result_key_length(res), memcached_result_value(res),
+             memcached_result_length(res), memcached_result_flags(res),
+             memcached_result_cas(res)) != 0)
+        stopped = 1; /* drain the rest so the handle stays usable */
+      memcached_result_free(res);
+    }
+  }
+  mcrepl__pool_put(&p->pool, mc);
+  if (stopped)
+    return MCREPL_FAILURE;
+  if (r == MEMCACHED_END || r == MEMCACHED_NOTFOUND || memcached_success(r))
+    return MCREPL_SUCCESS;
+  return mcrepl__from_memcached(r);
+}
+
+static mcrepl_return_t mget_check(const mcrepl_t *m, const char *const *keys,
+                                  const size_t *lens, size_t n,
+                                  mcrepl_get_cb cb)
+{
+  size_t i;
+
+  if (!m || (!keys && n) || (!lens && n) || !cb)
+    return MCREPL_INVALID_ARGUMENTS;
+  for (i = 0; i < n; i++) {
+    mcrepl_return_t rc = check_key(keys[i], lens[i]);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+  }
+  return MCREPL_SUCCESS;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_mget(mcrepl_t *m, const char *const *keys,
+                                       const size_t *key_lens, size_t n,
+                                       mcrepl_get_cb cb, void *ctx)
+{
+  mcrepl_return_t rc = mget_check(m, keys, key_lens, n, cb), r;
+  keyset_t ks;
+  size_t *owner, i, j;
+
+  if (rc != MCREPL_SUCCESS || n == 0)
+    return rc;
+  owner = malloc(n * sizeof *owner);
+  ks.keys = malloc(n * sizeof *ks.keys);
+  ks.lens = malloc(n * sizeof *ks.lens);
+  if (!owner || !ks.keys || !ks.lens)
+    rc = MCREPL_NOMEM;
+  for (i = 0; rc == MCREPL_SUCCESS && i < n; i++)
+    owner[i] = mcrepl__ring_lookup(
+        m->ring, mcrepl__ring_hash(keys[i], key_lens[i]));
+  for (j = 0; rc != MCREPL_NOMEM && j < m->npairs; j++) {
+    for (ks.n = 0, i = 0; i < n; i++)
+      if (owner[i] == j) {
+        ks.keys[ks.n] = keys[i];
+        ks.lens[ks.n++] = key_lens[i];
+      }
+    if (ks.n == 0)
+      continue;
+    r = mget_pair(&m->pairs[j], &ks, cb, ctx);
+    if (r == MCREPL_FAILURE)
+      rc = r;
+    if (r == MCREPL_FAILURE)
+      break;
+    if (r != MCREPL_SUCCESS && rc == MCREPL_SUCCESS)
+      rc = r;
+  }
+  free(owner);
+  free(ks.keys);
+  free(ks.lens);
+  return rc;
+}
+
+/* Replication waits and statistics -------------------------------------- */
+
+MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
+                                                  int timeout_ms)
+{
+  int64_t deadline = 0;
+  int dirty = 0;
+  size_t i;
+
+  if (!m)
+    return MCREPL_INVALID_ARGUMENTS;
+  if (timeout_ms >= 0)
+    deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(timeout_ms) + 1;
+  for (i = 0; i < m->npairs; i++) {
+    mcrepl__pair_t *p = &m->pairs[i];
+    if (mcrepl__queue_wait(&p->q, mcrepl__queue_mark(&p->q), deadline) != 0)
+      return MCREPL_TIMEOUT;
+    dirty |= atomic_load(&p->st.dirty);
+  }
+  return dirty ? MCREPL_SLAVE_DIRTY : MCREPL_SUCCESS;
+}
+
+MCREPL_API size_t mcrepl_pair_count(const mcrepl_t *m)
+{
+  return m ? m->npairs : 0;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_key_pair(const mcrepl_t *m,
+                                           const char *key, size_t key_len,
+                                           size_t *pair)
+{
+  mcrepl_return_t rc;
+  uint32_t hash;
+
+  if (!m || !pair)
+    return MCREPL_INVALID_ARGUMENTS;
+  rc = check_key(key, key_len);
+  if (rc == MCREPL_SUCCESS)
+    *pair = (size_t)(pair_of(m, key, key_len, &hash) - m->pairs);
+  return rc;
+}
+
+static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
+{
+  mcrepl__queue_counts_t c;
+
+  mcrepl__queue_counts(&p->q, &c);
+  st->master = p->conf->master.text;
+  st->slave = p->conf->slave.text;
+  st->vip = p->conf->has_vip ? p->conf->vip.text : NULL;
+  st->weight = p->conf->weight;
+  st->dirty = atomic_load(&p->st.dirty);
+  st->slave_up = atomic_load(&p->st.slave_up);
+  st->queued = c.queued;
+  st->replicated = c.replicated;
+  st->dropped = c.dropped;
+  st->queue_items = c.items;
+  st->queue_bytes = c.bytes;
+  st->queue_bytes_max = c.max_bytes;
+  st->errors = atomic_load(&p->st.errors);
+  st->lag_p50_us = mcrepl__stats_lag_pct(&p->st, 0.50);
+  st->lag_p99_us = mcrepl__stats_lag_pct(&p->st, 0.99);
+  st->lag_max_us = atomic_load(&p->st.lag_max_us);
+  st->reconnects = atomic_load(&p->st.reconnects);
+  st->slave_restarts = atomic_load(&p->st.slave_restarts);
+  st->batches = atomic_load(&p->st.batches);
+}
+
+MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,
+                                             mcrepl_pair_stats_t *out,
+                                             size_t out_size)
+{
+  mcrepl_pair_stats_t st;
+
+  if (!m || !out || i >= m->npairs)
+    return MCREPL_INVALID_ARGUMENTS;
+  memset(&st, 0, sizeof st);
+  fill_stats(&m->pairs[i], &st);
+  memcpy(out, &st, out_size < sizeof st ? out_size : sizeof st);
+  return MCREPL_SUCCESS;
+}
+
+static const mcrepl__addr_t *node_addr(const mcrepl__pair_t *p,
+                                       mcrepl_node_t node)
+{
+  switch (node) {
+  case MCREPL_NODE_MASTER: return &p->conf->master;
+  case MCREPL_NODE_SLAVE: return &p->conf->slave;
+  case MCREPL_NODE_TARGET: return p->target;
+  }
+  return NULL;
+}
+
+static mcrepl_return_t ask_node(const mcrepl__addr_t *a,
+                                const mcrepl__config_t *cfg,
+                                mcrepl_node_info_t *info)
+{
+  mcrepl__io_t io = {.stall_ms = cfg->io_timeout_ms, .deadline = NULL};
+  mcrepl__stats_reply_t s;
+  mcrepl__conn_t c;
+  mcrepl_return_t rc;
+
+  mcrepl__conn_init(&c);
+  rc = mcrepl__conn_open(&c, a, cfg->connect_timeout_ms);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_stats(&c, &s, &io);
+  mcrepl__conn_free(&c);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  info->up = 1;
+  info->pid = s.pid;
+  info->uptime = s.uptime;
+  info->time = s.time;
+  info->curr_items = s.curr_items;
+  info->bytes = s.bytes;
+  memcpy(info->version, s.version, sizeof info->version);
+  return MCREPL_SUCCESS;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
+                                            mcrepl_node_t node,
+                                            mcrepl_node_info_t *out,
+                                            size_t out_size)
+{
+  mcrepl_node_info_t info;
+  const mcrepl__addr_t *a;
+  mcrepl_return_t rc;
+
+  if (!m || !out || i >= m->npairs)
+    return MCREPL_INVALID_ARGUMENTS;
+  a = node_addr(&m->pairs[i], node);
+  if (!a)
+    return MCREPL_INVALID_ARGUMENTS;
+  memset(&info, 0, sizeof info);
+  info.address = a->text;
+  rc = ask_node(a, &m->cfg, &info);
+  memcpy(out, &info, out_size < sizeof info ? out_size : sizeof info);
+  return rc;
+}
+
+/* Version --------------------------------------------------------------- */
+
+MCREPL_API const char *mcrepl_version(void)
+{
+  return MCREPL_VERSION_STRING;
+}
+
+MCREPL_API unsigned mcrepl_version_hex(void)
+{
+  return MCREPL_VERSION_HEX;
+}

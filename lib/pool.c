@@ -1,0 +1,88 @@
+/* A stack of idle libmemcached handles (see pool.h). */
+#include <stdlib.h>
+
+#include "pool.h"
+
+static void set_behaviours(memcached_st *mc, const mcrepl__config_t *cfg)
+{
+  /* libmemcached counts RETRY_TIMEOUT in whole seconds. */
+  uint64_t retry_s = ((uint64_t)cfg->retry_timeout_ms + 999) / 1000;
+
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                         (uint64_t)cfg->connect_timeout_ms);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                         (uint64_t)cfg->io_timeout_ms);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
+                         (uint64_t)cfg->io_timeout_ms * 1000);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
+                         (uint64_t)cfg->io_timeout_ms * 1000);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry_s);
+  if (cfg->binary_protocol)
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+}
+
+int mcrepl__pool_init(mcrepl__pool_t *p, const mcrepl__addr_t *server,
+                      const mcrepl__config_t *cfg)
+{
+  p->idle = NULL;
+  p->nidle = p->cap = 0;
+  p->tmpl = memcached_create(NULL);
+  if (!p->tmpl)
+    return -1;
+  set_behaviours(p->tmpl, cfg);
+  if (memcached_server_add(p->tmpl, server->host, server->port) !=
+          MEMCACHED_SUCCESS ||
+      pthread_mutex_init(&p->mu, NULL) != 0) {
+    memcached_free(p->tmpl);
+    p->tmpl = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+void mcrepl__pool_destroy(mcrepl__pool_t *p)
+{
+  size_t i;
+
+  if (!p->tmpl)
+    return;
+  for (i = 0; i < p->nidle; i++)
+    memcached_free(p->idle[i]);
+  free(p->idle);
+  memcached_free(p->tmpl);
+  p->tmpl = NULL;
+  pthread_mutex_destroy(&p->mu);
+}
+
+memcached_st *mcrepl__pool_get(mcrepl__pool_t *p)
+{
+  memcached_st *mc = NULL;
+
+  pthread_mutex_lock(&p->mu);
+  if (p->nidle > 0)
+    mc = p->idle[--p->nidle];
+  else
+    mc = memcached_clone(NULL, p->tmpl);
+  pthread_mutex_unlock(&p->mu);
+  return mc;
+}
+
+void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc)
+{
+  pthread_mutex_lock(&p->mu);
+  if (p->nidle == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 8;
+    memcached_st **idle = realloc(p->idle, cap * sizeof *idle);
+    if (!idle) {
+      pthread_mutex_unlock(&p->mu);
+      memcached_free(mc);
+      return;
+    }
+    p->idle = idle;
+    p->cap = cap;
+  }
+  p->idle[p->nidle++] = mc;
+  pthread_mutex_unlock(&p->mu);
+}

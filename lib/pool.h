@@ -1,0 +1,29 @@
+/* libmemcached handles to one server, one per concurrent caller:
+ * memcached_st is not thread-safe, and cloning one per call would cost a
+ * connection per call. */
+#ifndef MCREPL_POOL_H
+#define MCREPL_POOL_H
+
+#include <libmemcached/memcached.h>
+#include <pthread.h>
+
+#include "config.h"
+
+typedef struct mcrepl__pool {
+  pthread_mutex_t mu;
+  memcached_st *tmpl;  /* configured once; the others are its clones */
+  memcached_st **idle;
+  size_t nidle, cap;
+} mcrepl__pool_t;
+
+/* 0, or -1 when out of memory. */
+int mcrepl__pool_init(mcrepl__pool_t *p, const mcrepl__addr_t *server,
+                      const mcrepl__config_t *cfg);
+void mcrepl__pool_destroy(mcrepl__pool_t *p);
+/* A handle for the calling thread alone; NULL when out of memory. */
+memcached_st *mcrepl__pool_get(mcrepl__pool_t *p);
+/* Gives it back. A handle whose connection failed is kept: libmemcached
+ * reconnects it by itself. */
+void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc);
+
+#endif

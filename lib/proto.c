@@ -1,0 +1,233 @@
+/* Meta command formatting and reply parsing (see proto.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+static int buf_reserve(mcrepl__buf_t *b, size_t more)
+{
+  size_t need, cap;
+  char *p;
+
+  if (more > SIZE_MAX - b->len - 1)
+    return -1;
+  need = b->len + more + 1;
+  if (need <= b->cap)
+    return 0;
+  cap = b->cap ? b->cap : 4096;
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  p = realloc(b->p, cap);
+  if (!p)
+    return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+int mcrepl__buf_add(mcrepl__buf_t *b, const void *data, size_t len)
+{
+  if (buf_reserve(b, len) != 0)
+    return -1;
+  if (len)
+    memcpy(b->p + b->len, data, len);
+  b->len += len;
+  b->p[b->len] = '\0';
+  return 0;
+}
+
+int mcrepl__buf_printf(mcrepl__buf_t *b, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  if (buf_reserve(b, 128) != 0)
+    return -1;
+  va_start(ap, fmt);
+  n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return -1;
+  if ((size_t)n >= b->cap - b->len) {
+    if (buf_reserve(b, (size_t)n) != 0)
+      return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+  }
+  b->len += (size_t)n;
+  return 0;
+}
+
+void mcrepl__buf_free(mcrepl__buf_t *b)
+{
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+int mcrepl__proto_ms(mcrepl__buf_t *b, const char *key, size_t klen,
+                     const char *val, size_t vlen, uint32_t flags,
+                     int64_t ttl)
+{
+  if (mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld q\r\n", (int)klen, key,
+                         vlen, flags, (long long)ttl) != 0)
+    return -1;
+  if (mcrepl__buf_add(b, val, vlen) != 0)
+    return -1;
+  return mcrepl__buf_add(b, "\r\n", 2);
+}
+
+int mcrepl__proto_md(mcrepl__buf_t *b, const char *key, size_t klen)
+{
+  return mcrepl__buf_printf(b, "md %.*s q\r\n", (int)klen, key);
+}
+
+int mcrepl__proto_mg_state(mcrepl__buf_t *b, const char *key, size_t klen)
+{
+  return mcrepl__buf_printf(b, "mg %.*s v f t\r\n", (int)klen, key);
+}
+
+int mcrepl__parse_u64(const char *s, size_t len, uint64_t *out)
+{
+  uint64_t v = 0;
+  size_t i;
+
+  if (len == 0 || len > 20)
+    return -1;
+  for (i = 0; i < len; i++) {
+    unsigned d = (unsigned char)s[i] - '0';
+    if (d > 9 || v > (UINT64_MAX - d) / 10)
+      return -1;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Splits the next space-separated token off [*p, end). */
+static int next_token(const char **p, const char *end, const char **tok,
+                      size_t *tlen)
+{
+  const char *s = *p;
+
+  while (s < end && *s == ' ')
+    s++;
+  if (s == end)
+    return -1;
+  *tok = s;
+  while (s < end && *s != ' ')
+    s++;
+  *tlen = (size_t)(s - *tok);
+  *p = s;
+  return 0;
+}
+
+static int parse_va_flag(const char *tok, size_t tlen, mcrepl__meta_t *m)
+{
+  uint64_t v;
+
+  if (tok[0] == 'f') {
+    if (mcrepl__parse_u64(tok + 1, tlen - 1, &v) != 0 || v > UINT32_MAX)
+      return -1;
+    m->flags = (uint32_t)v;
+  } else if (tok[0] == 't') {
+    if (tlen == 3 && tok[1] == '-' && tok[2] == '1') {
+      m->ttl = -1;
+      return 0;
+    }
+    if (mcrepl__parse_u64(tok + 1, tlen - 1, &v) != 0 || v > INT64_MAX)
+      return -1;
+    m->ttl = (int64_t)v;
+  }
+  /* Other flags (opaque, key...) are not ours to interpret. */
+  return 0;
+}
+
+int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m)
+{
+  const char *p = line, *end = line + len, *tok;
+  size_t tlen;
+  uint64_t v;
+
+  memset(m, 0, sizeof *m);
+  m->ttl = -1;
+  if (next_token(&p, end, &tok, &tlen) != 0 || tlen != 2 ||
+      memcmp(tok, "VA", 2) != 0)
+    return -1;
+  if (next_token(&p, end, &tok, &tlen) != 0 ||
+      mcrepl__parse_u64(tok, tlen, &v) != 0 || v > SIZE_MAX / 2)
+    return -1;
+  m->vlen = (size_t)v;
+  while (next_token(&p, end, &tok, &tlen) == 0)
+    if (parse_va_flag(tok, tlen, m) != 0)
+      return -1;
+  return 0;
+}
+
+int mcrepl__proto_is(const char *line, size_t len, const char *word)
+{
+  size_t wl = strlen(word);
+
+  return len >= wl && memcmp(line, word, wl) == 0 &&
+         (len == wl || line[wl] == ' ');
+}
+
+mcrepl__line_t mcrepl__proto_classify(const char *line, size_t len)
+{
+  static const char *const ok[] = {"HD", "NF", "EN", "MN", "VA"};
+  size_t i;
+
+  for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if (mcrepl__proto_is(line, len, ok[i]))
+      return MCREPL__LINE_OK;
+  if (mcrepl__proto_is(line, len, "NS") || mcrepl__proto_is(line, len, "EX"))
+    return MCREPL__LINE_REFUSED;
+  if (mcrepl__proto_is(line, len, "SERVER_ERROR"))
+    return MCREPL__LINE_SERVER;
+  if (mcrepl__proto_is(line, len, "CLIENT_ERROR") ||
+      mcrepl__proto_is(line, len, "ERROR"))
+    return MCREPL__LINE_CLIENT;
+  return MCREPL__LINE_GARBAGE;
+}
+
+static void stat_u64(const char *val, size_t vlen, uint64_t *dst,
+                     unsigned bit, unsigned *seen)
+{
+  if (mcrepl__parse_u64(val, vlen, dst) == 0)
+    *seen |= bit;
+}
+
+void mcrepl__proto_stat_line(const char *line, size_t len,
+                             mcrepl__stats_reply_t *s)
+{
+  const char *p = line, *end = line + len, *tok, *name, *val;
+  size_t tlen, nlen, vlen;
+
+  if (next_token(&p, end, &tok, &tlen) != 0 || tlen != 4 ||
+      memcmp(tok, "STAT", 4) != 0)
+    return;
+  if (next_token(&p, end, &name, &nlen) != 0 ||
+      next_token(&p, end, &val, &vlen) != 0)
+    return;
+#define IS(lit) (nlen == sizeof(lit) - 1 && memcmp(name, lit, nlen) == 0)
+  if (IS("pid"))
+    stat_u64(val, vlen, &s->pid, 1, &s->seen);
+  else if (IS("uptime"))
+    stat_u64(val, vlen, &s->uptime, 2, &s->seen);
+  else if (IS("time"))
+    stat_u64(val, vlen, &s->time, 4, &s->seen);
+  else if (IS("curr_items"))
+    stat_u64(val, vlen, &s->curr_items, 8, &s->seen);
+  else if (IS("bytes"))
+    stat_u64(val, vlen, &s->bytes, 16, &s->seen);
+  else if (IS("version")) {
+    if (vlen >= sizeof s->version)
+      vlen = sizeof s->version - 1;
+    memcpy(s->version, val, vlen);
+    s->version[vlen] = '\0';
+  }
+#undef IS
+}

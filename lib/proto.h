@@ -1,0 +1,67 @@
+/* The few memcached commands libmemcached lacks: meta commands for the
+ * sender and "stats" for node identity. Formatting into a growable buffer
+ * and parsing of single reply lines; no I/O here, so all of it can be
+ * fed arbitrary bytes by tests and fuzzers. */
+#ifndef MCREPL_PROTO_H
+#define MCREPL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mcrepl__buf {
+  char *p;
+  size_t len;
+  size_t cap;
+} mcrepl__buf_t;
+
+/* Appends; 0 on success, -1 when out of memory (buffer unchanged). */
+int mcrepl__buf_add(mcrepl__buf_t *b, const void *data, size_t len);
+int mcrepl__buf_printf(mcrepl__buf_t *b, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+void mcrepl__buf_free(mcrepl__buf_t *b);
+
+/* "ms <key> <len> F<flags> T<ttl> q" + data; ttl 0 never expires. */
+int mcrepl__proto_ms(mcrepl__buf_t *b, const char *key, size_t klen,
+                     const char *val, size_t vlen, uint32_t flags,
+                     int64_t ttl);
+/* "md <key> q" */
+int mcrepl__proto_md(mcrepl__buf_t *b, const char *key, size_t klen);
+/* "mg <key> v f t": the item's whole state, answered VA or EN. */
+int mcrepl__proto_mg_state(mcrepl__buf_t *b, const char *key, size_t klen);
+
+/* An item's state as "VA <len> f<flags> t<ttl>" announces it. */
+typedef struct mcrepl__meta {
+  size_t vlen;
+  uint32_t flags;
+  int64_t ttl; /* -1: no expiry */
+} mcrepl__meta_t;
+
+/* Parses a "VA ..." line (without CRLF). 0 on success, -1 if malformed. */
+int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m);
+
+typedef enum {
+  MCREPL__LINE_OK,      /* HD, NF, EN, MN, VA: not an error */
+  MCREPL__LINE_REFUSED, /* NS, EX: the server declined */
+  MCREPL__LINE_SERVER,  /* SERVER_ERROR ... */
+  MCREPL__LINE_CLIENT,  /* CLIENT_ERROR ..., ERROR: we sent nonsense */
+  MCREPL__LINE_GARBAGE  /* none of the above */
+} mcrepl__line_t;
+
+mcrepl__line_t mcrepl__proto_classify(const char *line, size_t len);
+int mcrepl__proto_is(const char *line, size_t len, const char *word);
+
+/* Node identity and size from "stats". */
+typedef struct mcrepl__stats_reply {
+  uint64_t pid, uptime, time, curr_items, bytes;
+  char version[32];
+  unsigned seen; /* bit per field found: pid 1, uptime 2, time 4 */
+} mcrepl__stats_reply_t;
+
+/* Feeds one "STAT name value" line; other lines are ignored. */
+void mcrepl__proto_stat_line(const char *line, size_t len,
+                             mcrepl__stats_reply_t *s);
+
+/* Strict unsigned decimal; 0 on success. */
+int mcrepl__parse_u64(const char *s, size_t len, uint64_t *out);
+
+#endif

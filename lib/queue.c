@@ -1,0 +1,272 @@
+/* The replication queue (see queue.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "queue.h"
+
+/* A sender with nothing to do polls every LINGER_NS for a while instead
+ * of asking producers to wake it: a wake-up per write costs the caller
+ * more than the write itself. After IDLE_POLLS empty polls it sleeps
+ * until signalled. */
+#define LINGER_NS 400000
+#define IDLE_POLLS 50
+
+mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
+                                   size_t klen, const char *val,
+                                   size_t vlen, uint32_t flags,
+                                   int64_t exptime, int64_t t_ns)
+{
+  mcrepl__entry_t *e;
+
+  if (vlen > SIZE_MAX - sizeof *e - klen)
+    return NULL;
+  e = malloc(sizeof *e + klen + vlen);
+  if (!e)
+    return NULL;
+  e->next = NULL;
+  e->seq = 0;
+  e->t_ns = t_ns;
+  e->exptime = exptime;
+  e->value_len = vlen;
+  e->flags = flags;
+  e->key_len = (uint32_t)klen;
+  e->op = (uint8_t)op;
+  memcpy(e->data, key, klen);
+  if (vlen)
+    memcpy(e->data + klen, val, vlen);
+  return e;
+}
+
+size_t mcrepl__entry_size(const mcrepl__entry_t *e)
+{
+  return sizeof *e + e->key_len + e->value_len;
+}
+
+void mcrepl__entry_free_list(mcrepl__entry_t *e)
+{
+  while (e) {
+    mcrepl__entry_t *next = e->next;
+    free(e);
+    e = next;
+  }
+}
+
+int mcrepl__cond_init(pthread_cond_t *c)
+{
+  pthread_condattr_t a;
+  int rc;
+
+  if (pthread_condattr_init(&a) != 0)
+    return -1;
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  rc = pthread_cond_init(c, &a);
+  pthread_condattr_destroy(&a);
+  return rc == 0 ? 0 : -1;
+}
+
+int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes)
+{
+  memset(q, 0, sizeof *q);
+  q->max_bytes = max_bytes;
+  if (pthread_mutex_init(&q->mu, NULL) != 0)
+    return -1;
+  if (mcrepl__cond_init(&q->wake) != 0) {
+    pthread_mutex_destroy(&q->mu);
+    return -1;
+  }
+  if (mcrepl__cond_init(&q->progress) != 0) {
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->mu);
+    return -1;
+  }
+  return 0;
+}
+
+void mcrepl__queue_destroy(mcrepl__queue_t *q)
+{
+  mcrepl__entry_free_list(q->head);
+  q->head = q->tail = NULL;
+  pthread_cond_destroy(&q->progress);
+  pthread_cond_destroy(&q->wake);
+  pthread_mutex_destroy(&q->mu);
+}
+
+static int timed_wait(pthread_cond_t *c, pthread_mutex_t *mu,
+                      int64_t deadline_ns)
+{
+  struct timespec ts = mcrepl__ns_to_ts(deadline_ns);
+
+  return pthread_cond_timedwait(c, mu, &ts);
+}
+
+/* Waits for room for size bytes; 1 when there is room. */
+static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
+{
+  int64_t deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(block_ms);
+
+  if (size > q->max_bytes)
+    return 0;
+  while (q->bytes + size > q->max_bytes) {
+    int rc;
+    if (block_ms <= 0 || q->stopping)
+      return 0;
+    q->waiters++;
+    rc = timed_wait(&q->progress, &q->mu, deadline);
+    q->waiters--;
+    if (rc == ETIMEDOUT && q->bytes + size > q->max_bytes)
+      return 0;
+  }
+  return 1;
+}
+
+int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
+{
+  size_t size = mcrepl__entry_size(e);
+
+  pthread_mutex_lock(&q->mu);
+  q->queued++;
+  if (!wait_room(q, size, block_ms)) {
+    q->dropped++;
+    pthread_mutex_unlock(&q->mu);
+    free(e);
+    return 0;
+  }
+  e->seq = ++q->seq_last;
+  if (q->tail)
+    q->tail->next = e;
+  else
+    q->head = e;
+  q->tail = e;
+  q->items++;
+  q->bytes += size;
+  if (q->sender_idle)
+    pthread_cond_signal(&q->wake);
+  pthread_mutex_unlock(&q->mu);
+  return 1;
+}
+
+void mcrepl__queue_count_drop(mcrepl__queue_t *q)
+{
+  pthread_mutex_lock(&q->mu);
+  q->queued++;
+  q->dropped++;
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Sleeps until there is work or a stop; see LINGER_NS. */
+static void wait_work(mcrepl__queue_t *q)
+{
+  while (!q->head && !q->stopping) {
+    if (q->idle_polls < IDLE_POLLS) {
+      q->idle_polls++;
+      timed_wait(&q->wake, &q->mu, mcrepl__now_ns() + LINGER_NS);
+    } else {
+      q->sender_idle = 1;
+      pthread_cond_wait(&q->wake, &q->mu);
+      q->sender_idle = 0;
+    }
+  }
+}
+
+mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
+                                    size_t *n)
+{
+  mcrepl__entry_t *first, *last;
+  size_t count = 1;
+
+  pthread_mutex_lock(&q->mu);
+  wait_work(q);
+  first = q->head;
+  if (!first) {
+    pthread_mutex_unlock(&q->mu);
+    *n = 0;
+    return NULL;
+  }
+  q->idle_polls = 0;
+  for (last = first; last->next && count < max; last = last->next)
+    count++;
+  q->head = last->next;
+  if (!q->head)
+    q->tail = NULL;
+  last->next = NULL;
+  pthread_mutex_unlock(&q->mu);
+  *n = count;
+  return first;
+}
+
+void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,
+                        uint64_t failed)
+{
+  uint64_t items = 0, bytes = 0, last = 0;
+  mcrepl__entry_t *e;
+
+  for (e = batch; e; e = e->next) {
+    items++;
+    bytes += mcrepl__entry_size(e);
+    last = e->seq;
+  }
+  if (failed > items)
+    failed = items;
+  pthread_mutex_lock(&q->mu);
+  q->items -= items;
+  q->bytes -= bytes;
+  q->replicated += items - failed;
+  q->dropped += failed;
+  if (last > q->seq_done)
+    q->seq_done = last;
+  if (q->waiters)
+    pthread_cond_broadcast(&q->progress);
+  pthread_mutex_unlock(&q->mu);
+  mcrepl__entry_free_list(batch);
+}
+
+void mcrepl__queue_stop(mcrepl__queue_t *q)
+{
+  pthread_mutex_lock(&q->mu);
+  q->stopping = 1;
+  pthread_cond_broadcast(&q->wake);
+  pthread_cond_broadcast(&q->progress);
+  pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t mcrepl__queue_mark(mcrepl__queue_t *q)
+{
+  uint64_t seq;
+
+  pthread_mutex_lock(&q->mu);
+  seq = q->seq_last;
+  pthread_mutex_unlock(&q->mu);
+  return seq;
+}
+
+int mcrepl__queue_wait(mcrepl__queue_t *q, uint64_t seq, int64_t deadline_ns)
+{
+  int ok;
+
+  pthread_mutex_lock(&q->mu);
+  q->waiters++;
+  while (q->seq_done < seq) {
+    if (deadline_ns == 0)
+      pthread_cond_wait(&q->progress, &q->mu);
+    else if (timed_wait(&q->progress, &q->mu, deadline_ns) == ETIMEDOUT)
+      break;
+  }
+  ok = q->seq_done >= seq;
+  q->waiters--;
+  pthread_mutex_unlock(&q->mu);
+  return ok ? 0 : -1;
+}
+
+void mcrepl__queue_counts(mcrepl__queue_t *q, mcrepl__queue_counts_t *out)
+{
+  pthread_mutex_lock(&q->mu);
+  out->queued = q->queued;
+  out->replicated = q->replicated;
+  out->dropped = q->dropped;
+  out->items = q->items;
+  out->bytes = q->bytes;
+  out->max_bytes = q->max_bytes;
+  pthread_mutex_unlock(&q->mu);
+}

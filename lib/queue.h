@@ -1,0 +1,90 @@
+/* A pair's replication queue: ordered, bounded in bytes, handed to the
+ * sender in batches. It also keeps the counters that must add up with its
+ * depth (queued == replicated + dropped + items), under the same lock, so
+ * that a snapshot of them is exact. */
+#ifndef MCREPL_QUEUE_H
+#define MCREPL_QUEUE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  MCREPL__OP_SET = 1,  /* the value, flags and relative expiry are known */
+  MCREPL__OP_READBACK, /* read the item's state off the master first */
+  MCREPL__OP_DELETE,
+  MCREPL__OP_FLUSH     /* exptime holds flush_all's delay */
+} mcrepl__op_t;
+
+typedef struct mcrepl__entry {
+  struct mcrepl__entry *next;
+  uint64_t seq;
+  int64_t t_ns;     /* when the master acknowledged (monotonic) */
+  int64_t exptime;  /* relative seconds; 0 never expires */
+  size_t value_len;
+  uint32_t flags;
+  uint32_t key_len;
+  uint8_t op;
+  char data[];      /* the key, then the value */
+} mcrepl__entry_t;
+
+typedef struct mcrepl__queue_counts {
+  uint64_t queued, replicated, dropped, items, bytes, max_bytes;
+} mcrepl__queue_counts_t;
+
+typedef struct mcrepl__queue {
+  pthread_mutex_t mu;
+  pthread_cond_t wake;     /* the sender sleeps here */
+  pthread_cond_t progress; /* producers waiting for room, and waiters */
+  mcrepl__entry_t *head, *tail; /* not yet taken by the sender */
+  uint64_t max_bytes;
+  uint64_t items, bytes;   /* pending and in flight */
+  uint64_t queued, replicated, dropped;
+  uint64_t seq_last;       /* the last sequence number handed out */
+  uint64_t seq_done;       /* every entry up to here is processed */
+  unsigned idle_polls;
+  int sender_idle;         /* asleep until signalled */
+  int waiters;
+  int stopping;
+} mcrepl__queue_t;
+
+mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
+                                   size_t klen, const char *val,
+                                   size_t vlen, uint32_t flags,
+                                   int64_t exptime, int64_t t_ns);
+/* What an entry weighs against the queue's bound. */
+size_t mcrepl__entry_size(const mcrepl__entry_t *e);
+void mcrepl__entry_free_list(mcrepl__entry_t *e);
+
+int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes);
+/* Frees whatever is still queued; no thread may use q any more. */
+void mcrepl__queue_destroy(mcrepl__queue_t *q);
+
+/* Queues e, waiting up to block_ms for room (0: no wait). Returns 1 when
+ * queued (q owns e), 0 when dropped for lack of room (e freed, counted). */
+int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms);
+/* Counts a write that could not even be queued (no memory). */
+void mcrepl__queue_count_drop(mcrepl__queue_t *q);
+
+/* For the sender: up to max entries in order, waiting for the first one.
+ * Returns NULL once stopped and empty. */
+mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
+                                    size_t *n);
+/* For the sender: the batch from take() is processed; failed of them
+ * were not applied. Frees the batch. */
+void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,
+                        uint64_t failed);
+/* take() returns NULL once the queue is empty. */
+void mcrepl__queue_stop(mcrepl__queue_t *q);
+
+/* The sequence number of the last entry queued so far. */
+uint64_t mcrepl__queue_mark(mcrepl__queue_t *q);
+/* Waits until every entry up to seq is processed or deadline_ns (0: no
+ * limit) passes. 0 when processed, -1 on timeout. */
+int mcrepl__queue_wait(mcrepl__queue_t *q, uint64_t seq, int64_t deadline_ns);
+void mcrepl__queue_counts(mcrepl__queue_t *q, mcrepl__queue_counts_t *out);
+
+/* Condition variables on CLOCK_MONOTONIC, for timed waits. */
+int mcrepl__cond_init(pthread_cond_t *c);
+
+#endif

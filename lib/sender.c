@@ -1,0 +1,382 @@
+/* The sender thread of a pair (see sender.h). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "internal.h"
+
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_SLICE_MS 50
+
+/* The master's state of one read-back key. */
+typedef struct mcrepl__state {
+  int found;
+  size_t off; /* of the value in sender.states */
+  mcrepl__meta_t meta;
+} mcrepl__state_t;
+
+void mcrepl__pair_mark_dirty(mcrepl__pair_t *p)
+{
+  atomic_store(&p->st.dirty, 1);
+}
+
+static mcrepl__io_t io_of(mcrepl__pair_t *p, int stall_ms)
+{
+  mcrepl__io_t io = {.stall_ms = stall_ms, .deadline = &p->deadline};
+  return io;
+}
+
+static int past_deadline(mcrepl__pair_t *p)
+{
+  int64_t dl = atomic_load(&p->deadline);
+  return dl != 0 && mcrepl__now_ns() >= dl;
+}
+
+/* A slave that comes back as another process lost what it held. */
+static void check_identity(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id)
+{
+  mcrepl__sender_t *s = &p->s;
+  int64_t boot = (int64_t)id->time - (int64_t)id->uptime;
+  int64_t old = (int64_t)s->slave_id.time - (int64_t)s->slave_id.uptime;
+
+  if (s->slave_known && (id->pid != s->slave_id.pid || llabs(boot - old) > 2)) {
+    atomic_fetch_add(&p->st.slave_restarts, 1);
+    mcrepl__pair_mark_dirty(p);
+  }
+  s->slave_id = *id;
+  s->slave_known = 1;
+}
+
+static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl__io_t io = io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__stats_reply_t id;
+  mcrepl_return_t rc;
+
+  if (s->slave.fd >= 0)
+    return MCREPL_SUCCESS;
+  atomic_store(&p->st.slave_up, 0);
+  rc = mcrepl__conn_open(&s->slave, &p->conf->slave,
+                         p->cfg->connect_timeout_ms);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  atomic_fetch_add(&p->st.reconnects, 1);
+  rc = mcrepl__conn_stats(&s->slave, &id, &io);
+  if (rc != MCREPL_SUCCESS) {
+    mcrepl__conn_close(&s->slave);
+    return rc;
+  }
+  check_identity(p, &id);
+  atomic_store(&p->st.slave_up, 1);
+  return MCREPL_SUCCESS;
+}
+
+/* Reads one read-back answer: VA + value, or EN. */
+static mcrepl_return_t read_state(mcrepl__pair_t *p, mcrepl__state_t *st,
+                                  const mcrepl__io_t *io)
+{
+  mcrepl__sender_t *s = &p->s;
+  const char *line, *data;
+  size_t len;
+  mcrepl_return_t rc = mcrepl__conn_line(&s->master, &line, &len, io);
+
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  st->found = 0;
+  if (mcrepl__proto_is(line, len, "EN"))
+    return MCREPL_SUCCESS;
+  if (mcrepl__proto_parse_va(line, len, &st->meta) != 0)
+    return MCREPL_PROTOCOL_ERROR;
+  rc = mcrepl__conn_block(&s->master, st->meta.vlen, &data, io);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  st->off = s->states.len;
+  if (mcrepl__buf_add(&s->states, data, st->meta.vlen) != 0)
+    return MCREPL_NOMEM;
+  st->found = 1;
+  return MCREPL_SUCCESS;
+}
+
+static mcrepl_return_t send_readbacks(mcrepl__pair_t *p,
+                                      const mcrepl__entry_t *batch,
+                                      size_t *count, const mcrepl__io_t *io)
+{
+  mcrepl__sender_t *s = &p->s;
+  const mcrepl__entry_t *e;
+
+  s->out.len = 0;
+  *count = 0;
+  for (e = batch; e; e = e->next) {
+    if (e->op != MCREPL__OP_READBACK)
+      continue;
+    if (mcrepl__proto_mg_state(&s->out, e->data, e->key_len) != 0)
+      return MCREPL_NOMEM;
+    ++*count;
+  }
+  if (*count == 0)
+    return MCREPL_SUCCESS;
+  if (mcrepl__buf_add(&s->out, "mn\r\n", 4) != 0)
+    return MCREPL_NOMEM;
+  if (s->master.fd < 0) {
+    mcrepl_return_t rc = mcrepl__conn_open(&s->master, p->target,
+                                           p->cfg->connect_timeout_ms);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+  }
+  return mcrepl__conn_send(&s->master, s->out.p, s->out.len, io);
+}
+
+/* Reads the master's current state of every read-back key of the batch:
+ * append, incr, touch and absolute expiries are replicated as the state
+ * they produced, not as the command. */
+static mcrepl_return_t read_back(mcrepl__pair_t *p,
+                                 const mcrepl__entry_t *batch)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl__io_t io = io_of(p, p->cfg->io_timeout_ms);
+  const mcrepl__entry_t *e;
+  mcrepl_return_t rc;
+  const char *line;
+  size_t count, i = 0, len;
+
+  s->states.len = 0;
+  rc = send_readbacks(p, batch, &count, &io);
+  if (rc != MCREPL_SUCCESS || count == 0)
+    return rc;
+  for (e = batch; e && rc == MCREPL_SUCCESS; e = e->next, i++)
+    if (e->op == MCREPL__OP_READBACK)
+      rc = read_state(p, &s->state[i], &io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_line(&s->master, &line, &len, &io);
+  if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(line, len, "MN"))
+    rc = MCREPL_PROTOCOL_ERROR;
+  if (rc != MCREPL_SUCCESS)
+    mcrepl__conn_close(&s->master);
+  return rc;
+}
+
+/* Seconds left of a relative expiry, counted from the master's answer:
+ * the slave must expire the item when the master does. */
+static int64_t ttl_left(const mcrepl__entry_t *e, int64_t now)
+{
+  int64_t age_ms = (now - e->t_ns) / 1000000;
+
+  return e->exptime - (age_ms + 500) / 1000;
+}
+
+static int add_state(mcrepl__buf_t *b, const mcrepl__entry_t *e,
+                     const mcrepl__state_t *st, const char *values)
+{
+  int64_t ttl = st->meta.ttl;
+
+  if (!st->found)
+    return mcrepl__proto_md(b, e->data, e->key_len);
+  /* t-1 is "never"; t0 means under a second is left, not "never". */
+  ttl = ttl < 0 ? 0 : ttl == 0 ? 1 : ttl;
+  return mcrepl__proto_ms(b, e->data, e->key_len,
+                          values ? values + st->off : "", st->meta.vlen,
+                          st->meta.flags, ttl);
+}
+
+static int add_entry(mcrepl__buf_t *b, const mcrepl__entry_t *e,
+                     const mcrepl__state_t *st, const char *values,
+                     int64_t now)
+{
+  int64_t ttl;
+
+  switch (e->op) {
+  case MCREPL__OP_SET:
+    ttl = e->exptime == 0 ? 0 : ttl_left(e, now);
+    if (e->exptime != 0 && ttl <= 0)
+      return mcrepl__proto_md(b, e->data, e->key_len);
+    return mcrepl__proto_ms(b, e->data, e->key_len, e->data + e->key_len,
+                            e->value_len, e->flags, ttl);
+  case MCREPL__OP_READBACK:
+    return add_state(b, e, st, values);
+  case MCREPL__OP_DELETE:
+    return mcrepl__proto_md(b, e->data, e->key_len);
+  case MCREPL__OP_FLUSH:
+    ttl = e->exptime > 0 ? ttl_left(e, now) : 0;
+    return mcrepl__buf_printf(b, "flush_all %lld noreply\r\n",
+                              (long long)(ttl > 0 ? ttl : 0));
+  default:
+    return -1;
+  }
+}
+
+static mcrepl_return_t build(mcrepl__pair_t *p, const mcrepl__entry_t *batch)
+{
+  mcrepl__sender_t *s = &p->s;
+  const mcrepl__entry_t *e;
+  int64_t now = mcrepl__now_ns();
+  size_t i = 0;
+
+  s->out.len = 0;
+  for (e = batch; e; e = e->next, i++)
+    if (add_entry(&s->out, e, &s->state[i], s->states.p, now) != 0)
+      return MCREPL_NOMEM;
+  return mcrepl__buf_add(&s->out, "mn\r\n", 4) == 0 ? MCREPL_SUCCESS
+                                                     : MCREPL_NOMEM;
+}
+
+/* Sends the pipeline and reads until "MN". Only failures come back
+ * before it: quiet commands answer nothing when they succeed. */
+static mcrepl_return_t apply(mcrepl__pair_t *p, uint64_t *failed)
+{
+  mcrepl__sender_t *s = &p->s;
+  /* A slow slave is waited for, long: giving up on a connection that
+   * still holds writes lets them land late, after newer ones. */
+  mcrepl__io_t io = io_of(p, p->cfg->dead_timeout_ms);
+  mcrepl_return_t rc;
+  const char *line;
+  size_t len;
+
+  rc = mcrepl__conn_send(&s->slave, s->out.p, s->out.len, &io);
+  while (rc == MCREPL_SUCCESS) {
+    rc = mcrepl__conn_line(&s->slave, &line, &len, &io);
+    if (rc != MCREPL_SUCCESS)
+      break;
+    switch (mcrepl__proto_classify(line, len)) {
+    case MCREPL__LINE_OK:
+      if (mcrepl__proto_is(line, len, "MN"))
+        return MCREPL_SUCCESS;
+      break;
+    case MCREPL__LINE_GARBAGE:
+      mcrepl__conn_close(&s->slave);
+      return MCREPL_PROTOCOL_ERROR;
+    default:
+      ++*failed;
+      atomic_fetch_add(&p->st.errors, 1);
+    }
+  }
+  /* Writes left on an abandoned connection may still be applied later,
+   * after newer ones: the slave can no longer be trusted. */
+  if (rc == MCREPL_TIMEOUT)
+    mcrepl__pair_mark_dirty(p);
+  return rc;
+}
+
+static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b,
+                               uint64_t *failed)
+{
+  mcrepl_return_t rc = connect_slave(p);
+
+  if (rc == MCREPL_SUCCESS)
+    rc = read_back(p, b);
+  if (rc == MCREPL_SUCCESS)
+    rc = build(p, b);
+  if (rc == MCREPL_SUCCESS)
+    rc = apply(p, failed);
+  return rc;
+}
+
+static void finish(mcrepl__pair_t *p, mcrepl__entry_t *batch,
+                   uint64_t failed)
+{
+  int64_t now = mcrepl__now_ns();
+  const mcrepl__entry_t *e;
+
+  if (failed == 0)
+    for (e = batch; e; e = e->next)
+      mcrepl__stats_lag(&p->st, (uint64_t)(now - e->t_ns) / 1000);
+  else
+    mcrepl__pair_mark_dirty(p);
+  atomic_fetch_add(&p->st.batches, 1);
+  mcrepl__queue_done(&p->q, batch, failed);
+}
+
+static void backoff(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+  int64_t until;
+
+  s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+  if (s->backoff_ms > p->cfg->backoff_max_ms)
+    s->backoff_ms = p->cfg->backoff_max_ms;
+  until = mcrepl__now_ns() + mcrepl__ms_to_ns(s->backoff_ms);
+  while (mcrepl__now_ns() < until && !past_deadline(p)) {
+    struct timespec ts = {0, BACKOFF_SLICE_MS * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void deliver(mcrepl__pair_t *p, mcrepl__entry_t *batch, size_t n)
+{
+  for (;;) {
+    uint64_t failed = 0;
+    mcrepl_return_t rc;
+
+    if (past_deadline(p)) {
+      mcrepl__pair_mark_dirty(p);
+      finish(p, batch, n);
+      return;
+    }
+    rc = attempt(p, batch, &failed);
+    if (rc == MCREPL_SUCCESS) {
+      p->s.backoff_ms = 0;
+      finish(p, batch, failed);
+      return;
+    }
+    atomic_fetch_add(&p->st.errors, 1);
+    if (p->s.slave.fd < 0)
+      atomic_store(&p->st.slave_up, 0);
+    backoff(p);
+  }
+}
+
+static void *sender_main(void *arg)
+{
+  mcrepl__pair_t *p = arg;
+  mcrepl__entry_t *batch;
+  size_t n;
+
+  while ((batch = mcrepl__queue_take(&p->q, (size_t)p->cfg->batch_max, &n)))
+    deliver(p, batch, n);
+  return NULL;
+}
+
+int mcrepl__sender_start(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+  sigset_t all, old;
+  int rc;
+
+  memset(s, 0, sizeof *s);
+  mcrepl__conn_init(&s->slave);
+  mcrepl__conn_init(&s->master);
+  s->state = calloc((size_t)p->cfg->batch_max, sizeof *s->state);
+  if (!s->state)
+    return -1;
+  /* The application's signals are not ours to receive. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&p->thread, NULL, sender_main, p);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    free(s->state);
+    s->state = NULL;
+    return -1;
+  }
+  p->started = 1;
+  return 0;
+}
+
+void mcrepl__sender_stop(mcrepl__pair_t *p, int64_t deadline_ns)
+{
+  mcrepl__sender_t *s = &p->s;
+
+  if (p->started) {
+    atomic_store(&p->deadline, deadline_ns > 0 ? deadline_ns : 1);
+    mcrepl__queue_stop(&p->q);
+    pthread_join(p->thread, NULL);
+    p->started = 0;
+  }
+  mcrepl__conn_free(&s->slave);
+  mcrepl__conn_free(&s->master);
+  mcrepl__buf_free(&s->out);
+  mcrepl__buf_free(&s->states);
+  free(s->state);
+  s->state = NULL;
+}

@@ -1,0 +1,213 @@
+/* Unit tests of the replication queue and the lag histogram: order,
+ * byte bound, exact accounting, batching, waits and blocking. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "queue.h"
+#include "stats.h"
+
+static mcrepl__entry_t *mk(const char *key, size_t vlen)
+{
+  char *val = calloc(1, vlen + 1);
+  mcrepl__entry_t *e = mcrepl__entry_new(MCREPL__OP_SET, key, strlen(key),
+                                         val, vlen, 7, 0, mcrepl__now_ns());
+  free(val);
+  ck_assert_ptr_nonnull(e);
+  return e;
+}
+
+static void assert_adds_up(mcrepl__queue_t *q)
+{
+  mcrepl__queue_counts_t c;
+
+  mcrepl__queue_counts(q, &c);
+  ck_assert_uint_eq(c.queued, c.replicated + c.dropped + c.items);
+}
+
+START_TEST(order_is_kept)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *b, *e;
+  char key[16];
+  size_t n, i = 0;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  for (int k = 0; k < 100; k++) {
+    snprintf(key, sizeof key, "k%d", k);
+    ck_assert_int_eq(mcrepl__queue_push(&q, mk(key, 10), 0), 1);
+  }
+  b = mcrepl__queue_take(&q, 1000, &n);
+  ck_assert_uint_eq(n, 100);
+  for (e = b; e; e = e->next, i++) {
+    snprintf(key, sizeof key, "k%zu", i);
+    ck_assert_uint_eq(e->seq, i + 1);
+    ck_assert_int_eq(memcmp(e->data, key, e->key_len), 0);
+  }
+  mcrepl__queue_done(&q, b, 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(batches_are_capped)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *b;
+  size_t n;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  for (int k = 0; k < 10; k++)
+    mcrepl__queue_push(&q, mk("k", 1), 0);
+  b = mcrepl__queue_take(&q, 4, &n);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_uint_eq(b->seq, 1);
+  mcrepl__queue_done(&q, b, 1);
+  b = mcrepl__queue_take(&q, 4, &n);
+  ck_assert_uint_eq(b->seq, 5);
+  mcrepl__queue_done(&q, b, 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(bound_in_bytes_drops_and_counts)
+{
+  mcrepl__queue_t q;
+  mcrepl__queue_counts_t c;
+  int queued = 0;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  for (int k = 0; k < 100; k++)
+    queued += mcrepl__queue_push(&q, mk("key", 100), 0);
+  mcrepl__queue_counts(&q, &c);
+  ck_assert_int_gt(queued, 0);
+  ck_assert_int_lt(queued, 100);
+  ck_assert_uint_le(c.bytes, 4096);
+  ck_assert_uint_eq(c.dropped, 100 - (unsigned)queued);
+  ck_assert_uint_eq(c.items, (unsigned)queued);
+  assert_adds_up(&q);
+  /* One entry larger than the whole bound can never fit. */
+  ck_assert_int_eq(mcrepl__queue_push(&q, mk("big", 8192), 1000), 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(wait_sees_progress_and_times_out)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *b;
+  uint64_t mark;
+  size_t n;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  mcrepl__queue_push(&q, mk("a", 1), 0);
+  mark = mcrepl__queue_mark(&q);
+  ck_assert_uint_eq(mark, 1);
+  ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
+                                      mcrepl__now_ns() + 20000000), -1);
+  b = mcrepl__queue_take(&q, 10, &n);
+  mcrepl__queue_done(&q, b, 0);
+  ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
+                                      mcrepl__now_ns() + 20000000), 0);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+static void *consumer(void *arg)
+{
+  mcrepl__queue_t *q = arg;
+  mcrepl__entry_t *b;
+  size_t n;
+
+  while ((b = mcrepl__queue_take(q, 16, &n)) != NULL)
+    mcrepl__queue_done(q, b, 0);
+  return NULL;
+}
+
+START_TEST(blocking_producer_waits_for_room)
+{
+  mcrepl__queue_t q;
+  mcrepl__queue_counts_t c;
+  pthread_t t;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
+  for (int k = 0; k < 20000; k++)
+    ck_assert_int_eq(mcrepl__queue_push(&q, mk("k", 100), 5000), 1);
+  mcrepl__queue_stop(&q);
+  pthread_join(t, NULL);
+  mcrepl__queue_counts(&q, &c);
+  ck_assert_uint_eq(c.dropped, 0);
+  ck_assert_uint_eq(c.replicated, 20000);
+  ck_assert_uint_eq(c.items, 0);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(stop_wakes_an_idle_sender)
+{
+  mcrepl__queue_t q;
+  pthread_t t;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
+  {
+    struct timespec ts = {0, 100000000}; /* let it fall deeply asleep */
+    nanosleep(&ts, NULL);
+  }
+  mcrepl__queue_push(&q, mk("late", 1), 0);
+  mcrepl__queue_stop(&q);
+  pthread_join(t, NULL);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(lag_percentiles)
+{
+  static mcrepl__stats_t s;
+
+  mcrepl__stats_init(&s);
+  ck_assert_uint_eq(mcrepl__stats_lag_pct(&s, 0.5), 0);
+  for (uint64_t v = 1; v <= 1000; v++)
+    mcrepl__stats_lag(&s, v);
+  ck_assert_uint_ge(mcrepl__stats_lag_pct(&s, 0.5), 500);
+  ck_assert_uint_le(mcrepl__stats_lag_pct(&s, 0.5), 500 * 9 / 8 + 1);
+  ck_assert_uint_ge(mcrepl__stats_lag_pct(&s, 0.99), 990);
+  ck_assert_uint_le(mcrepl__stats_lag_pct(&s, 0.99), 990 * 9 / 8 + 1);
+  ck_assert_uint_eq(atomic_load(&s.lag_max_us), 1000);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+  Suite *s = suite_create("queue");
+  TCase *tc = tcase_create("queue");
+
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, order_is_kept);
+  tcase_add_test(tc, batches_are_capped);
+  tcase_add_test(tc, bound_in_bytes_drops_and_counts);
+  tcase_add_test(tc, wait_sees_progress_and_times_out);
+  tcase_add_test(tc, blocking_producer_waits_for_room);
+  tcase_add_test(tc, stop_wakes_an_idle_sender);
+  tcase_add_test(tc, lag_percentiles);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
