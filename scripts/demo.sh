@@ -69,7 +69,7 @@ build_cli() {
     pkg-config:pkg-config libmemcached-dev check
   heading "Building mcrepl"
   [[ -f configure ]] || autoreconf -fi
-  [[ -f Makefile ]] || ./configure
+  [[ -f Makefile ]] || ./configure --quiet
   make -j2
   [[ -x $CLI ]] || die "the build did not produce $CLI"
 }
@@ -153,6 +153,7 @@ raw_get() {
 
 # The demo -----------------------------------------------------------------
 
+NBULK=10000
 key() { printf 'demo:key:%02d' "$1"; }
 
 main() {
@@ -218,7 +219,10 @@ main() {
   fi
   say "$n/$NKEYS keys on the slave"
 
-  heading "mcrepl-cli stats"
+  heading "A bulk load in one process, and its replication counters"
+  cli fill demo:bulk: "$NBULK"
+
+  heading "mcrepl-cli stats (both nodes hold the same number of items)"
   cli stats
 
   heading "Killing the master (pid $mpid)"

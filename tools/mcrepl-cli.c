@@ -38,7 +38,8 @@ enum {
   F_WRITE = 1,   /* changes data: confirm replication before exiting */
   F_STORE = 2,   /* takes --exptime and --flags */
   F_IGNORE = 4,  /* ... which the library ignores (append, prepend) */
-  F_VERBOSE = 8  /* takes --verbose */
+  F_VERBOSE = 8, /* takes --verbose */
+  F_STATS = 16   /* prints the handle's counters when done */
 };
 
 typedef mcrepl_return_t (*store_fn)(mcrepl_t *, const char *, size_t,
@@ -306,6 +307,26 @@ static int run_stats(mcrepl_t *m, const req_t *r)
   return code;
 }
 
+/* Writes COUNT keys PREFIX0.. in one process, so that the counters that
+ * follow show a real replication run rather than one write. */
+static int run_fill(mcrepl_t *m, const req_t *r)
+{
+  char key[300], val[64];
+  uint64_t i;
+
+  for (i = 0; i < r->num; i++) {
+    int kl = snprintf(key, sizeof key, "%.*s%" PRIu64, (int)r->key_len,
+                      r->key, i);
+    int vl = snprintf(val, sizeof val, "value-%" PRIu64, i);
+    mcrepl_return_t rc = mcrepl_set(m, key, (size_t)kl, val, (size_t)vl,
+                                    r->exptime, r->flags);
+    if (rc != MCREPL_SUCCESS)
+      return report(r, rc);
+  }
+  printf("%" PRIu64 " keys written\n", r->num);
+  return CLI_OK;
+}
+
 /* The command table. ---------------------------------------------------- */
 
 static const command_t commands[] = {
@@ -333,6 +354,8 @@ static const command_t commands[] = {
    "change the item's expiry"},
   {"flush", "[DELAY]", "D", 0, F_WRITE, run_flush, NULL, NULL,
    "invalidate every item, now or in DELAY seconds"},
+  {"fill", "PREFIX COUNT", "kd", 2, F_WRITE | F_STORE | F_STATS, run_fill,
+   NULL, NULL, "set COUNT keys PREFIX0..., then print the counters"},
   {"stats", "", "", 0, 0, run_stats, NULL, NULL,
    "replication counters and each server's item count"},
   {"wait", "[TIMEOUT_MS]", "t", 0, 0, run_wait, NULL, NULL,
@@ -424,7 +447,7 @@ static int parse_option(int argc, char **argv, int *i, opts_t *o)
   else if (!strcmp(a, "--version"))
     o->version = 1;
   else {
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < sizeof names / sizeof names[0]; k++) {
       int got = value_opt(names[k], argc, argv, i, slots[k]);
 
       if (got < 0)
@@ -654,6 +677,8 @@ static int execute(const char *config, const req_t *r)
    * confirm (and a flush that timed out waits in the queue anyway). */
   if ((r->cmd->flags & F_WRITE) && code == CLI_OK)
     confirm_replication(m);
+  if ((r->cmd->flags & F_STATS) && code == CLI_OK)
+    code = run_stats(m, r);
   mcrepl_destroy(m);
   return code;
 }
