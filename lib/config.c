@@ -23,6 +23,7 @@
 #define MS_MAX 3600000
 #define BATCH_MAX 65536
 #define WEIGHT_MAX 1000000
+#define RATE_MAX 100000000
 
 /* Where messages go; buf may be NULL and len 0. */
 typedef struct {
@@ -60,7 +61,14 @@ static const opt_t opts[] = {
   INT_OPT("backoff-max", backoff_max_ms, 1, MS_MAX),
   INT_OPT("dead-timeout", dead_timeout_ms, 1, MS_MAX),
   INT_OPT("batch-max", batch_max, 1, BATCH_MAX),
-  {"binary-protocol", K_FLAG, 0, 0, 0},
+  INT_OPT("identity-interval", identity_interval_ms, 1, MS_MAX),
+  INT_OPT("resync-rate", resync_rate, 0, RATE_MAX),
+  {"binary-protocol", K_FLAG, offsetof(mcrepl__config_t, binary_protocol),
+   0, 0},
+  {"resync-flush", K_FLAG, offsetof(mcrepl__config_t, resync_flush), 0, 0},
+  {"read-only", K_FLAG, offsetof(mcrepl__config_t, read_only), 0, 0},
+  {"read-failover", K_FLAG, offsetof(mcrepl__config_t, read_failover), 0,
+   0},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -522,19 +530,20 @@ static int opt_int(parse_t *ps, const token_t *t, const opt_t *o)
   return 0;
 }
 
-static int opt_flag(parse_t *ps, const token_t *t)
+static int opt_flag(parse_t *ps, const token_t *t, const opt_t *o)
 {
   static const char *const yes[] = {"yes", "1", "true"};
   static const char *const no[] = {"no", "0", "false"};
+  int *field = (int *)(void *)((char *)ps->c + o->off);
   size_t i;
 
   if (!t->has_val) {
-    ps->c->binary_protocol = 1;
+    *field = 1;
     return 0;
   }
   for (i = 0; i < 3; i++) {
     if (ieq(t->val, t->vallen, yes[i]) || ieq(t->val, t->vallen, no[i])) {
-      ps->c->binary_protocol = ieq(t->val, t->vallen, yes[i]);
+      *field = ieq(t->val, t->vallen, yes[i]);
       return 0;
     }
   }
@@ -584,7 +593,7 @@ static int apply_known(parse_t *ps, const token_t *t, const opt_t *o)
   case K_INT:
     return opt_int(ps, t, o);
   case K_FLAG:
-    return opt_flag(ps, t);
+    return opt_flag(ps, t, o);
   }
   return -1;
 }
@@ -630,22 +639,32 @@ static void config_defaults(mcrepl__config_t *c)
   c->dead_timeout_ms = 30000;
   c->batch_max = 512;
   c->binary_protocol = 0;
+  c->identity_interval_ms = 500;
+  c->resync_rate = 20000;
+  c->resync_flush = 0;
+  c->read_failover = 1;
 }
 
-static int parse_all(parse_t *ps, const char *s)
+static int parse_all(parse_t *ps, const char *s, int need_pair)
 {
   token_t t;
 
   while (next_token(&s, &t))
     if (apply_token(ps, &t) != 0)
       return -1;
-  if (ps->c->npairs == 0)
+  if (need_pair && ps->c->npairs == 0)
     return fail(ps->e, "no --pair given");
   return 0;
 }
 
 int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
                          size_t errlen)
+{
+  return mcrepl__config_parse_opts(s, c, errbuf, errlen, 1);
+}
+
+int mcrepl__config_parse_opts(const char *s, mcrepl__config_t *c,
+                              char *errbuf, size_t errlen, int need_pair)
 {
   err_t e;
   parse_t ps;
@@ -660,7 +679,7 @@ int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
   memset(&ps, 0, sizeof ps);
   ps.c = c;
   ps.e = &e;
-  if (parse_all(&ps, s != NULL ? s : "") == 0)
+  if (parse_all(&ps, s != NULL ? s : "", need_pair) == 0)
     return 0;
   /* Nothing half-parsed survives a refusal; c keeps only defaults. */
   mcrepl__config_free(c);

@@ -43,6 +43,15 @@ typedef struct mcrepl__config {
   int dead_timeout_ms;
   int batch_max;            /* --batch-max: writes per pipeline; 512 */
   int binary_protocol;      /* --binary-protocol: caller path only */
+  /* --identity-interval: how often the sender asks which node is behind
+   * the vip; default 500 */
+  int identity_interval_ms;
+  int resync_rate;          /* --resync-rate: items/s, 0 unlimited; 20000 */
+  int resync_flush;         /* --resync-flush: empty the target first */
+  /* --read-failover (default yes): a read the vip cannot answer is
+   * asked of the other node of the pair */
+  int read_failover;
+  int read_only;            /* --read-only: mcrepl_check marks nothing */
 } mcrepl__config_t;
 
 /* Parses s into *c (which it initialises). Returns 0, or -1 with a
@@ -51,6 +60,10 @@ typedef struct mcrepl__config {
 int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
                          size_t errlen);
 void mcrepl__config_free(mcrepl__config_t *c);
+/* The same, for option strings that name no pair (resync, check): pairs
+ * are allowed but not required when need_pair is 0. */
+int mcrepl__config_parse_opts(const char *s, mcrepl__config_t *c,
+                              char *errbuf, size_t errlen, int need_pair);
 
 /* Parses "host[:port]" or "[v6addr][:port]" into *a. Returns 0 or -1. */
 int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a);

@@ -22,9 +22,16 @@
 /* What only the sender thread of a pair touches. */
 typedef struct mcrepl__sender {
   mcrepl__conn_t slave;
-  mcrepl__conn_t master;        /* for read-backs */
-  mcrepl__stats_reply_t slave_id;
-  int slave_known;              /* slave_id holds a previous identity */
+  mcrepl__conn_t master;        /* to the target: read-backs, markers */
+  mcrepl__stats_reply_t node_id[2]; /* the pair's nodes, as last seen */
+  int node_known[2];
+  int64_t next_tick_ns;
+  char slave_gen[64];           /* the slave's ready marker, as last read */
+  int gen_known;                /* slave_gen was read (maybe empty) */
+  uint64_t dirt_at_read;        /* stats.dirt when the markers were read */
+  uint64_t dirt_at_resync;      /* stats.dirt when a resync was seen */
+  int resync_seen;              /* the slave's resync lock was seen */
+  int stale_written;            /* the master carries our stale marker */
   mcrepl__buf_t out;            /* the pipeline being sent */
   mcrepl__buf_t states;         /* values read back from the master */
   struct mcrepl__state *state;  /* one per read-back of the batch */
@@ -33,12 +40,20 @@ typedef struct mcrepl__sender {
 } mcrepl__sender_t;
 
 typedef struct mcrepl__pair {
+  size_t index;
+  struct mcrepl *m;
   const mcrepl__pair_conf_t *conf;
   const mcrepl__config_t *cfg;
   const mcrepl__addr_t *target; /* the vip, else the master */
   mcrepl__queue_t q;
   mcrepl__stats_t st;
-  mcrepl__pool_t pool;
+  mcrepl__pool_t pool;          /* to the target */
+  mcrepl__pool_t node_pool[2];  /* to each real node: read failover */
+  const mcrepl__addr_t *node[2];/* master, slave as configured */
+  _Atomic int master_idx;       /* which node is behind the target */
+  _Atomic int64_t target_down_until; /* reads skip the target till then */
+  _Atomic uint64_t vip_changes;
+  _Atomic uint64_t read_failovers;
   _Atomic int64_t deadline;     /* set by destroy: sender gives up then */
   pthread_t thread;
   int started;
@@ -51,6 +66,25 @@ struct mcrepl {
   mcrepl__pair_t *pairs;
   size_t npairs;
   pthread_mutex_t stripes[MCREPL__STRIPES];
+  pthread_mutex_t cb_mu;        /* guards the callback pair below */
+  mcrepl_vip_cb vip_cb;
+  void *vip_ctx;
 };
+
+/* sender.c, for failover.c */
+const mcrepl__addr_t *mcrepl__slave_addr(const mcrepl__pair_t *p);
+mcrepl__io_t mcrepl__io_of(mcrepl__pair_t *p, int stall_ms);
+/* Opens the sender's connection to the target when it is closed. */
+mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p);
+
+/* failover.c: the sender's periodic look at its pair */
+/* Every identity interval: which node is behind the vip, whether the
+ * slave was resynced (clears dirty), whether the master carries the
+ * stale marker a dirty pair owes it. Sender thread only. */
+void mcrepl__failover_tick(mcrepl__pair_t *p);
+/* A (re)connected slave's identity: another process than before lost
+ * what it held, and the pair becomes dirty. */
+mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,
+                                            const mcrepl__stats_reply_t *id);
 
 #endif

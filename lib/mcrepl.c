@@ -14,23 +14,48 @@
 
 /* Handle lifecycle ------------------------------------------------------ */
 
+static void pools_destroy(mcrepl__pair_t *p)
+{
+  mcrepl__pool_destroy(&p->pool);
+  mcrepl__pool_destroy(&p->node_pool[0]);
+  mcrepl__pool_destroy(&p->node_pool[1]);
+}
+
+static int pools_init(mcrepl__pair_t *p, const mcrepl__config_t *cfg)
+{
+  if (mcrepl__pool_init(&p->pool, p->target, cfg) == 0 &&
+      mcrepl__pool_init(&p->node_pool[0], p->node[0], cfg) == 0 &&
+      mcrepl__pool_init(&p->node_pool[1], p->node[1], cfg) == 0)
+    return 0;
+  pools_destroy(p);
+  return -1;
+}
+
 static int init_pair(mcrepl_t *m, size_t i)
 {
   mcrepl__pair_t *p = &m->pairs[i];
 
+  p->index = i;
+  p->m = m;
   p->conf = &m->cfg.pairs[i];
   p->cfg = &m->cfg;
   p->target = p->conf->has_vip ? &p->conf->vip : &p->conf->master;
+  p->node[0] = &p->conf->master;
+  p->node[1] = &p->conf->slave;
+  atomic_init(&p->master_idx, 0);
+  atomic_init(&p->target_down_until, 0);
+  atomic_init(&p->vip_changes, 0);
+  atomic_init(&p->read_failovers, 0);
   atomic_init(&p->deadline, 0);
   mcrepl__stats_init(&p->st);
   if (mcrepl__queue_init(&p->q, m->cfg.queue_bytes) != 0)
     return -1;
-  if (mcrepl__pool_init(&p->pool, p->target, &m->cfg) != 0) {
+  if (pools_init(p, &m->cfg) != 0) {
     mcrepl__queue_destroy(&p->q);
     return -1;
   }
   if (mcrepl__sender_start(p) != 0) {
-    mcrepl__pool_destroy(&p->pool);
+    pools_destroy(p);
     mcrepl__queue_destroy(&p->q);
     return -1;
   }
@@ -40,7 +65,7 @@ static int init_pair(mcrepl_t *m, size_t i)
 static void fini_pair(mcrepl__pair_t *p, int64_t deadline_ns)
 {
   mcrepl__sender_stop(p, deadline_ns);
-  mcrepl__pool_destroy(&p->pool);
+  pools_destroy(p);
   mcrepl__queue_destroy(&p->q);
 }
 
@@ -80,6 +105,7 @@ static void free_handle(mcrepl_t *m, size_t started, int64_t deadline_ns)
     fini_pair(&m->pairs[i], deadline_ns);
   for (i = 0; i < MCREPL__STRIPES; i++)
     pthread_mutex_destroy(&m->stripes[i]);
+  pthread_mutex_destroy(&m->cb_mu);
   free(m->pairs);
   mcrepl__ring_destroy(m->ring);
   mcrepl__config_free(&m->cfg);
@@ -98,6 +124,7 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
   }
   for (i = 0; i < MCREPL__STRIPES; i++)
     pthread_mutex_init(&m->stripes[i], NULL);
+  pthread_mutex_init(&m->cb_mu, NULL);
   if (mcrepl__config_parse(config, &m->cfg, errbuf, errbuf_len) != 0) {
     free_handle(m, 0, 0);
     return NULL;
@@ -488,13 +515,58 @@ static mcrepl_return_t fetch_one(memcached_st *mc, const char *key,
   return rc;
 }
 
+/* Read failover: between a master's death and keepalived moving the vip
+ * (seconds of VRRP), reads go to the pair's other node, which holds the
+ * same data. A target that failed is skipped for --retry-timeout. */
+static int target_unreachable(mcrepl_return_t rc)
+{
+  return rc == MCREPL_CONNECTION_FAILURE || rc == MCREPL_TIMEOUT ||
+         rc == MCREPL_HOST_LOOKUP_FAILURE;
+}
+
+static mcrepl__pool_t *read_pool(mcrepl__pair_t *p, int *fallback)
+{
+  *fallback = p->cfg->read_failover &&
+              mcrepl__now_ns() < atomic_load(&p->target_down_until);
+  if (!*fallback)
+    return &p->pool;
+  atomic_fetch_add(&p->read_failovers, 1);
+  return &p->node_pool[1 - atomic_load(&p->master_idx)];
+}
+
+/* After a read on the target failed: whether to ask the other node. */
+static mcrepl__pool_t *failover_pool(mcrepl__pair_t *p, mcrepl_return_t rc,
+                                     int fallback)
+{
+  if (fallback || !p->cfg->read_failover || !target_unreachable(rc))
+    return NULL;
+  atomic_store(&p->target_down_until,
+               mcrepl__now_ns() + mcrepl__ms_to_ns(p->cfg->retry_timeout_ms));
+  atomic_fetch_add(&p->read_failovers, 1);
+  return &p->node_pool[1 - atomic_load(&p->master_idx)];
+}
+
+static mcrepl_return_t fetch_on(mcrepl__pool_t *pool, const char *key,
+                                size_t klen, getout_t *o)
+{
+  memcached_st *mc = mcrepl__pool_get(pool);
+  mcrepl_return_t rc;
+
+  if (!mc)
+    return MCREPL_NOMEM;
+  rc = fetch_one(mc, key, klen, o);
+  mcrepl__pool_put(pool, mc);
+  return rc;
+}
+
 static char *get_common(mcrepl_t *m, const char *key, size_t key_len,
                         getout_t *o, mcrepl_return_t *rcp)
 {
   mcrepl_return_t rc, dummy;
-  memcached_st *mc;
+  mcrepl__pool_t *pool;
   mcrepl__pair_t *p;
   uint32_t hash;
+  int fallback;
 
   if (!rcp)
     rcp = &dummy;
@@ -504,13 +576,9 @@ static char *get_common(mcrepl_t *m, const char *key, size_t key_len,
     return NULL;
   }
   p = pair_of(m, key, key_len, &hash);
-  mc = mcrepl__pool_get(&p->pool);
-  if (!mc) {
-    *rcp = MCREPL_NOMEM;
-    return NULL;
-  }
-  rc = fetch_one(mc, key, key_len, o);
-  mcrepl__pool_put(&p->pool, mc);
+  rc = fetch_on(read_pool(p, &fallback), key, key_len, o);
+  if ((pool = failover_pool(p, rc, fallback)) != NULL)
+    rc = fetch_on(pool, key, key_len, o);
   *rcp = rc;
   return rc == MCREPL_SUCCESS ? o->value : NULL;
 }
@@ -538,10 +606,10 @@ typedef struct {
   size_t n;
 } keyset_t;
 
-static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
-                                 mcrepl_get_cb cb, void *ctx)
+static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
+                               mcrepl_get_cb cb, void *ctx, size_t *seen)
 {
-  memcached_st *mc = mcrepl__pool_get(&p->pool);
+  memcached_st *mc = mcrepl__pool_get(pool);
   memcached_result_st *res;
   memcached_return_t r;
   int stopped = 0;
@@ -558,14 +626,30 @@ static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
              memcached_result_cas(res)) != 0)
         stopped = 1; /* drain the rest so the handle stays usable */
       memcached_result_free(res);
+      ++*seen;
     }
   }
-  mcrepl__pool_put(&p->pool, mc);
+  mcrepl__pool_put(pool, mc);
   if (stopped)
     return MCREPL_FAILURE;
   if (r == MEMCACHED_END || r == MEMCACHED_NOTFOUND || memcached_success(r))
     return MCREPL_SUCCESS;
   return mcrepl__from_memcached(r);
+}
+
+static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
+                                 mcrepl_get_cb cb, void *ctx)
+{
+  mcrepl__pool_t *pool;
+  size_t seen = 0;
+  int fallback;
+  mcrepl_return_t rc = mget_on(read_pool(p, &fallback), ks, cb, ctx, &seen);
+
+  /* Only a fetch that returned nothing can be asked again: the callback
+   * must not see a key twice. */
+  if (seen == 0 && (pool = failover_pool(p, rc, fallback)) != NULL)
+    rc = mget_on(pool, ks, cb, ctx, &seen);
+  return rc;
 }
 
 static mcrepl_return_t mget_check(const mcrepl_t *m, const char *const *keys,
@@ -641,7 +725,7 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
     mcrepl__pair_t *p = &m->pairs[i];
     if (mcrepl__queue_wait(&p->q, mcrepl__queue_mark(&p->q), deadline) != 0)
       return MCREPL_TIMEOUT;
-    dirty |= atomic_load(&p->st.dirty);
+    dirty |= mcrepl__stats_dirty(&p->st);
   }
   return dirty ? MCREPL_SLAVE_DIRTY : MCREPL_SUCCESS;
 }
@@ -675,7 +759,7 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->slave = p->conf->slave.text;
   st->vip = p->conf->has_vip ? p->conf->vip.text : NULL;
   st->weight = p->conf->weight;
-  st->dirty = atomic_load(&p->st.dirty);
+  st->dirty = mcrepl__stats_dirty(&p->st);
   st->slave_up = atomic_load(&p->st.slave_up);
   st->queued = c.queued;
   st->replicated = c.replicated;
@@ -690,6 +774,10 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->reconnects = atomic_load(&p->st.reconnects);
   st->slave_restarts = atomic_load(&p->st.slave_restarts);
   st->batches = atomic_load(&p->st.batches);
+  st->current_master = p->node[atomic_load(&p->master_idx)]->text;
+  st->current_slave = mcrepl__slave_addr(p)->text;
+  st->vip_changes = atomic_load(&p->vip_changes);
+  st->read_failovers = atomic_load(&p->read_failovers);
 }
 
 MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,
@@ -762,6 +850,19 @@ MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
   rc = ask_node(a, &m->cfg, &info);
   memcpy(out, &info, out_size < sizeof info ? out_size : sizeof info);
   return rc;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
+                                                   mcrepl_vip_cb cb,
+                                                   void *ctx)
+{
+  if (!m)
+    return MCREPL_INVALID_ARGUMENTS;
+  pthread_mutex_lock(&m->cb_mu);
+  m->vip_cb = cb;
+  m->vip_ctx = ctx;
+  pthread_mutex_unlock(&m->cb_mu);
+  return MCREPL_SUCCESS;
 }
 
 /* Version --------------------------------------------------------------- */

@@ -155,29 +155,29 @@ void mcrepl__queue_count_drop(mcrepl__queue_t *q)
   pthread_mutex_unlock(&q->mu);
 }
 
-/* Sleeps until there is work or a stop; see LINGER_NS. */
-static void wait_work(mcrepl__queue_t *q)
+/* Sleeps until there is work, a stop, or until_ns; see LINGER_NS. */
+static void wait_work(mcrepl__queue_t *q, int64_t until_ns)
 {
-  while (!q->head && !q->stopping) {
+  while (!q->head && !q->stopping && mcrepl__now_ns() < until_ns) {
     if (q->idle_polls < IDLE_POLLS) {
       q->idle_polls++;
       timed_wait(&q->wake, &q->mu, mcrepl__now_ns() + LINGER_NS);
     } else {
       q->sender_idle = 1;
-      pthread_cond_wait(&q->wake, &q->mu);
+      timed_wait(&q->wake, &q->mu, until_ns);
       q->sender_idle = 0;
     }
   }
 }
 
 mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
-                                    size_t *n)
+                                    size_t *n, int64_t until_ns)
 {
   mcrepl__entry_t *first, *last;
   size_t count = 1;
 
   pthread_mutex_lock(&q->mu);
-  wait_work(q);
+  wait_work(q, until_ns);
   first = q->head;
   if (!first) {
     pthread_mutex_unlock(&q->mu);
@@ -220,6 +220,16 @@ void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,
     pthread_cond_broadcast(&q->progress);
   pthread_mutex_unlock(&q->mu);
   mcrepl__entry_free_list(batch);
+}
+
+int mcrepl__queue_stopping(mcrepl__queue_t *q)
+{
+  int stopping;
+
+  pthread_mutex_lock(&q->mu);
+  stopping = q->stopping && !q->head;
+  pthread_mutex_unlock(&q->mu);
+  return stopping;
 }
 
 void mcrepl__queue_stop(mcrepl__queue_t *q)

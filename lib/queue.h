@@ -66,10 +66,12 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms);
 /* Counts a write that could not even be queued (no memory). */
 void mcrepl__queue_count_drop(mcrepl__queue_t *q);
 
-/* For the sender: up to max entries in order, waiting for the first one.
- * Returns NULL once stopped and empty. */
+/* For the sender: up to max entries in order, waiting for the first one
+ * until until_ns (monotonic). NULL when none came, or once stopped and
+ * empty (then mcrepl__queue_stopping() says so). */
 mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
-                                    size_t *n);
+                                    size_t *n, int64_t until_ns);
+int mcrepl__queue_stopping(mcrepl__queue_t *q);
 /* For the sender: the batch from take() is processed; failed of them
  * were not applied. Frees the batch. */
 void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,

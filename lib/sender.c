@@ -18,10 +18,15 @@ typedef struct mcrepl__state {
 
 void mcrepl__pair_mark_dirty(mcrepl__pair_t *p)
 {
-  atomic_store(&p->st.dirty, 1);
+  atomic_fetch_add(&p->st.dirt, 1);
 }
 
-static mcrepl__io_t io_of(mcrepl__pair_t *p, int stall_ms)
+const mcrepl__addr_t *mcrepl__slave_addr(const mcrepl__pair_t *p)
+{
+  return p->node[1 - atomic_load(&p->master_idx)];
+}
+
+mcrepl__io_t mcrepl__io_of(mcrepl__pair_t *p, int stall_ms)
 {
   mcrepl__io_t io = {.stall_ms = stall_ms, .deadline = &p->deadline};
   return io;
@@ -33,42 +38,28 @@ static int past_deadline(mcrepl__pair_t *p)
   return dl != 0 && mcrepl__now_ns() >= dl;
 }
 
-/* A slave that comes back as another process lost what it held. */
-static void check_identity(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id)
-{
-  mcrepl__sender_t *s = &p->s;
-  int64_t boot = (int64_t)id->time - (int64_t)id->uptime;
-  int64_t old = (int64_t)s->slave_id.time - (int64_t)s->slave_id.uptime;
-
-  if (s->slave_known && (id->pid != s->slave_id.pid || llabs(boot - old) > 2)) {
-    atomic_fetch_add(&p->st.slave_restarts, 1);
-    mcrepl__pair_mark_dirty(p);
-  }
-  s->slave_id = *id;
-  s->slave_known = 1;
-}
-
 static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
 {
   mcrepl__sender_t *s = &p->s;
-  mcrepl__io_t io = io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
   mcrepl__stats_reply_t id;
   mcrepl_return_t rc;
 
   if (s->slave.fd >= 0)
     return MCREPL_SUCCESS;
   atomic_store(&p->st.slave_up, 0);
-  rc = mcrepl__conn_open(&s->slave, &p->conf->slave,
+  rc = mcrepl__conn_open(&s->slave, mcrepl__slave_addr(p),
                          p->cfg->connect_timeout_ms);
   if (rc != MCREPL_SUCCESS)
     return rc;
   atomic_fetch_add(&p->st.reconnects, 1);
   rc = mcrepl__conn_stats(&s->slave, &id, &io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__failover_slave_seen(p, &id);
   if (rc != MCREPL_SUCCESS) {
     mcrepl__conn_close(&s->slave);
     return rc;
   }
-  check_identity(p, &id);
   atomic_store(&p->st.slave_up, 1);
   return MCREPL_SUCCESS;
 }
@@ -99,6 +90,15 @@ static mcrepl_return_t read_state(mcrepl__pair_t *p, mcrepl__state_t *st,
   return MCREPL_SUCCESS;
 }
 
+mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+
+  if (s->master.fd >= 0)
+    return MCREPL_SUCCESS;
+  return mcrepl__conn_open(&s->master, p->target, p->cfg->connect_timeout_ms);
+}
+
 static mcrepl_return_t send_readbacks(mcrepl__pair_t *p,
                                       const mcrepl__entry_t *batch,
                                       size_t *count, const mcrepl__io_t *io)
@@ -119,12 +119,8 @@ static mcrepl_return_t send_readbacks(mcrepl__pair_t *p,
     return MCREPL_SUCCESS;
   if (mcrepl__buf_add(&s->out, "mn\r\n", 4) != 0)
     return MCREPL_NOMEM;
-  if (s->master.fd < 0) {
-    mcrepl_return_t rc = mcrepl__conn_open(&s->master, p->target,
-                                           p->cfg->connect_timeout_ms);
-    if (rc != MCREPL_SUCCESS)
-      return rc;
-  }
+  if (mcrepl__sender_master(p) != MCREPL_SUCCESS)
+    return MCREPL_CONNECTION_FAILURE;
   return mcrepl__conn_send(&s->master, s->out.p, s->out.len, io);
 }
 
@@ -135,7 +131,7 @@ static mcrepl_return_t read_back(mcrepl__pair_t *p,
                                  const mcrepl__entry_t *batch)
 {
   mcrepl__sender_t *s = &p->s;
-  mcrepl__io_t io = io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
   const mcrepl__entry_t *e;
   mcrepl_return_t rc;
   const char *line;
@@ -228,7 +224,7 @@ static mcrepl_return_t apply(mcrepl__pair_t *p, uint64_t *failed)
   mcrepl__sender_t *s = &p->s;
   /* A slow slave is waited for, long: giving up on a connection that
    * still holds writes lets them land late, after newer ones. */
-  mcrepl__io_t io = io_of(p, p->cfg->dead_timeout_ms);
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->dead_timeout_ms);
   mcrepl_return_t rc;
   const char *line;
   size_t len;
@@ -323,6 +319,8 @@ static void deliver(mcrepl__pair_t *p, mcrepl__entry_t *batch, size_t n)
     if (p->s.slave.fd < 0)
       atomic_store(&p->st.slave_up, 0);
     backoff(p);
+    /* The vip may have moved while the slave was unreachable. */
+    mcrepl__failover_tick(p);
   }
 }
 
@@ -332,8 +330,13 @@ static void *sender_main(void *arg)
   mcrepl__entry_t *batch;
   size_t n;
 
-  while ((batch = mcrepl__queue_take(&p->q, (size_t)p->cfg->batch_max, &n)))
-    deliver(p, batch, n);
+  while (!mcrepl__queue_stopping(&p->q)) {
+    batch = mcrepl__queue_take(&p->q, (size_t)p->cfg->batch_max, &n,
+                               p->s.next_tick_ns);
+    if (batch)
+      deliver(p, batch, n);
+    mcrepl__failover_tick(p);
+  }
   return NULL;
 }
 

@@ -11,7 +11,8 @@ void mcrepl__stats_init(mcrepl__stats_t *s)
   atomic_init(&s->reconnects, 0);
   atomic_init(&s->slave_restarts, 0);
   atomic_init(&s->batches, 0);
-  atomic_init(&s->dirty, 0);
+  atomic_init(&s->dirt, 0);
+  atomic_init(&s->clean, 0);
   atomic_init(&s->slave_up, 0);
   atomic_init(&s->lag_max_us, 0);
   for (i = 0; i < MCREPL__HIST_BUCKETS; i++)
@@ -42,6 +43,11 @@ static uint64_t bucket_top(size_t b)
   msb = (unsigned)(b / MCREPL__HIST_SUB) + 2;
   return ((uint64_t)(MCREPL__HIST_SUB + b % MCREPL__HIST_SUB + 1)
           << (msb - 3)) - 1;
+}
+
+int mcrepl__stats_dirty(const mcrepl__stats_t *s)
+{
+  return atomic_load(&s->dirt) > atomic_load(&s->clean);
 }
 
 void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us)

@@ -17,13 +17,18 @@ typedef struct mcrepl__stats {
   _Atomic uint64_t reconnects;
   _Atomic uint64_t slave_restarts;
   _Atomic uint64_t batches;
-  _Atomic int dirty;
+  /* Dirt is counted, not flagged: the sender cleans up to the count it
+   * saw when a resync of the slave began, and dirt added later stays. */
+  _Atomic uint64_t dirt;
+  _Atomic uint64_t clean;
   _Atomic int slave_up;
   _Atomic uint64_t lag_max_us;
   _Atomic uint64_t lag[MCREPL__HIST_BUCKETS];
 } mcrepl__stats_t;
 
 void mcrepl__stats_init(mcrepl__stats_t *s);
+/* The slave missed writes that no resync has brought back yet. */
+int mcrepl__stats_dirty(const mcrepl__stats_t *s);
 /* Records one write's lag. Called by the one sender of the pair. */
 void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us);
 /* The lag under which p (0..1) of the recorded writes fall; 0 if none. */

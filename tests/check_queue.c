@@ -40,7 +40,7 @@ START_TEST(order_is_kept)
     snprintf(key, sizeof key, "k%d", k);
     ck_assert_int_eq(mcrepl__queue_push(&q, mk(key, 10), 0), 1);
   }
-  b = mcrepl__queue_take(&q, 1000, &n);
+  b = mcrepl__queue_take(&q, 1000, &n, INT64_MAX);
   ck_assert_uint_eq(n, 100);
   for (e = b; e; e = e->next, i++) {
     snprintf(key, sizeof key, "k%zu", i);
@@ -62,11 +62,11 @@ START_TEST(batches_are_capped)
   ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
   for (int k = 0; k < 10; k++)
     mcrepl__queue_push(&q, mk("k", 1), 0);
-  b = mcrepl__queue_take(&q, 4, &n);
+  b = mcrepl__queue_take(&q, 4, &n, INT64_MAX);
   ck_assert_uint_eq(n, 4);
   ck_assert_uint_eq(b->seq, 1);
   mcrepl__queue_done(&q, b, 1);
-  b = mcrepl__queue_take(&q, 4, &n);
+  b = mcrepl__queue_take(&q, 4, &n, INT64_MAX);
   ck_assert_uint_eq(b->seq, 5);
   mcrepl__queue_done(&q, b, 0);
   assert_adds_up(&q);
@@ -110,7 +110,7 @@ START_TEST(wait_sees_progress_and_times_out)
   ck_assert_uint_eq(mark, 1);
   ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
                                       mcrepl__now_ns() + 20000000), -1);
-  b = mcrepl__queue_take(&q, 10, &n);
+  b = mcrepl__queue_take(&q, 10, &n, INT64_MAX);
   mcrepl__queue_done(&q, b, 0);
   ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
                                       mcrepl__now_ns() + 20000000), 0);
@@ -124,8 +124,9 @@ static void *consumer(void *arg)
   mcrepl__entry_t *b;
   size_t n;
 
-  while ((b = mcrepl__queue_take(q, 16, &n)) != NULL)
-    mcrepl__queue_done(q, b, 0);
+  while (!mcrepl__queue_stopping(q))
+    if ((b = mcrepl__queue_take(q, 16, &n, mcrepl__now_ns() + 50000000)))
+      mcrepl__queue_done(q, b, 0);
   return NULL;
 }
 

@@ -17,6 +17,8 @@
 
 #include <mcrepl/mcrepl.h>
 
+#include "cli.h"
+
 #define PROG "mcrepl-cli"
 
 /* The whole value is held in memory: refuse what is surely a mistake
@@ -402,6 +404,16 @@ static void usage(void)
          "  --version         show the library's version\n"
          "  --                end of options (for a VALUE starting with "
          "--)\n\n"
+         "\nOperating a pair with keepalived (see mcrepl-cli(1)):\n"
+         "  check --node=HOST:PORT [--peer=HOST:PORT] [-q]\n"
+         "                    health check for track_script: exit 0 when\n"
+         "                    the node may be master, 1 when not\n"
+         "  resync --from=HOST:PORT --to=HOST:PORT [--rate=ITEMS_PER_S]\n"
+         "         [--flush] [--if-needed] [-q]\n"
+         "                    copy the live master into its returning\n"
+         "                    peer (add: newer writes win); rerunnable\n"
+         "  status            per pair: which node is behind the vip,\n"
+         "                    item counts, health\n\n"
          "Exit status: 0 success; 1 not found, not stored or cas "
          "mismatch;\n2 usage or configuration error; 3 server, "
          "connection or other failure.\n", CONFIRM_MS);
@@ -691,6 +703,8 @@ int main(int argc, char **argv)
   int code;
 
   memset(&r, 0, sizeof r);
+  if ((code = mcrepl_cli_failover(argc, argv)) >= 0)
+    return code;
   if (parse_argv(argc, argv, &o) != 0)
     return CLI_USAGE;
   code = prepare(&o, &r);

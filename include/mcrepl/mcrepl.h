@@ -186,6 +186,12 @@ typedef struct mcrepl_pair_stats {
   uint64_t reconnects;     /* connections made to the slave */
   uint64_t slave_restarts; /* times the slave came back as a new process */
   uint64_t batches;        /* pipelines sent to the slave */
+  /* Which real node is behind the vip now (without a vip: master), and
+   * so where the sender replicates to (the other one). */
+  const char *current_master;
+  const char *current_slave;
+  uint64_t vip_changes;    /* times the vip was seen on the other node */
+  uint64_t read_failovers; /* reads answered by the slave: vip down */
 } mcrepl_pair_stats_t;
 
 /* Number of pairs in the handle's configuration. */
@@ -227,6 +233,75 @@ MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
                                             mcrepl_node_t node,
                                             mcrepl_node_info_t *out,
                                             size_t out_size);
+
+/* Called on a pair's sender thread when the vip is seen to have moved to
+ * the other node of the pair; master and slave are the pair's nodes in
+ * their new roles. Keep it short: replication of the pair waits. */
+typedef void (*mcrepl_vip_cb)(void *ctx, size_t pair, const char *master,
+                              const char *slave);
+
+/* Sets (or with NULL clears) the vip callback. Safe from any thread. */
+MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
+                                                   mcrepl_vip_cb cb,
+                                                   void *ctx);
+
+/* Failover: resync and health. ------------------------------------------ */
+
+/* How far a resync has come; passed to the progress callback. */
+typedef struct mcrepl_resync_progress {
+  uint64_t total;     /* items on the source when the copy began */
+  uint64_t scanned;   /* keys listed on the source so far */
+  uint64_t copied;    /* added to the target */
+  uint64_t skipped;   /* already on the target: a newer write won */
+  uint64_t vanished;  /* gone from the source before they were read */
+  uint64_t failed;    /* refused by the target */
+  uint64_t bytes;     /* value bytes copied */
+  double elapsed_s;
+  int flushed;        /* the target was emptied first (it was stale) */
+  int done;           /* the last call */
+} mcrepl_resync_progress_t;
+
+/* Called after every batch on the caller's thread; return non-zero to
+ * stop the resync (it then returns MCREPL_FAILURE, and may be rerun). */
+typedef int (*mcrepl_resync_cb)(void *ctx,
+                                const mcrepl_resync_progress_t *p);
+
+/* Copies every live item of node `from` ("host:port") to node `to`, with
+ * its flags and remaining TTL, using add so that a newer write made
+ * meanwhile is never overwritten; items are listed with memcached's
+ * "lru_crawler metadump all". One resync per target at a time (a lock
+ * item on the target; MCREPL_EXISTS when another holds it). A target
+ * that its peer marked stale is emptied first. On success the target is
+ * marked ready, which its health check and every mcrepl handle see.
+ * options: --resync-rate=ITEMS_PER_S (0: unlimited), --resync-flush,
+ * --timeout, --connect-timeout. cb and ctx may be NULL. Blocks until
+ * done. Safe to call from any thread. */
+MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
+                                         const char *options,
+                                         mcrepl_resync_cb cb, void *ctx,
+                                         char *errbuf, size_t errbuf_len);
+
+/* What mcrepl_check finds of a node. */
+typedef enum {
+  MCREPL_HEALTH_READY = 0, /* answers and holds its pair's data */
+  MCREPL_HEALTH_DOWN,      /* does not answer */
+  MCREPL_HEALTH_RESYNCING, /* a resync into it is running */
+  MCREPL_HEALTH_EMPTY,     /* lost its data while its peer kept them */
+  MCREPL_HEALTH_STALE,     /* missed writes: its peer says so */
+  MCREPL_HEALTH_ERROR      /* bad arguments or options */
+} mcrepl_health_t;
+
+/* The health check for keepalived's track_script: may `node` serve as
+ * its pair's master? peer (the pair's other node) may be NULL. A node
+ * that lacks the ready marker while its peer is down or lacks it too (a
+ * brand-new pair) is marked ready, so that a fresh pair still elects a
+ * master. `node` must be spelt as in the clients' --pair. why (may be
+ * NULL) receives a one-line explanation. options: --timeout,
+ * --connect-timeout, --read-only (report, never mark). Safe to call from
+ * any thread. */
+MCREPL_API mcrepl_health_t mcrepl_check(const char *node, const char *peer,
+                                        const char *options, char *why,
+                                        size_t why_len);
 
 /* Misc. ----------------------------------------------------------------- */
 

@@ -1,0 +1,144 @@
+/* The health check behind keepalived's track_script (see mcrepl_check in
+ * mcrepl.h): a node may be its pair's master only when it answers, no
+ * resync is filling it, and it holds the pair's data. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "node.h"
+
+typedef struct {
+  mcrepl__config_t cfg;
+  mcrepl__addr_t node, peer;
+  int has_peer;
+  mcrepl__conn_t nc, pc;
+  int peer_up;
+  mcrepl__io_t io;
+  char *why;
+  size_t whylen;
+} check_t;
+
+static mcrepl_health_t say(check_t *c, mcrepl_health_t h, const char *fmt,
+                           const char *a, const char *b)
+{
+  if (c->why && c->whylen)
+    snprintf(c->why, c->whylen, fmt, a, b);
+  return h;
+}
+
+static int has(mcrepl__conn_t *conn, const char *key, const mcrepl__io_t *io,
+               int *found)
+{
+  char v[80];
+
+  return mcrepl__marker_get(conn, key, v, sizeof v, found, io) ==
+                 MCREPL_SUCCESS
+             ? 0
+             : -1;
+}
+
+static int open_peer(check_t *c)
+{
+  mcrepl__stats_reply_t s;
+
+  if (!c->has_peer)
+    return 0;
+  c->peer_up = mcrepl__conn_open(&c->pc, &c->peer,
+                                 c->cfg.connect_timeout_ms) ==
+                   MCREPL_SUCCESS &&
+               mcrepl__conn_stats(&c->pc, &s, &c->io) == MCREPL_SUCCESS;
+  return c->peer_up;
+}
+
+/* The node lacks the ready marker: it lost its data, unless its peer has
+ * none either (both new) or is down (better an empty cache than none). */
+static mcrepl_health_t unmarked(check_t *c)
+{
+  char gen[64];
+  int peer_ready = 0;
+
+  if (c->peer_up && has(&c->pc, MCREPL__KEY_READY, &c->io, &peer_ready))
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
+               c->peer.text);
+  if (peer_ready)
+    return say(c, MCREPL_HEALTH_EMPTY,
+               "%s lost its data while %s kept its: resync it first",
+               c->node.text, c->peer.text);
+  if (c->cfg.read_only)
+    return say(c, MCREPL_HEALTH_READY, "%s is unmarked (%s)", c->node.text,
+               c->peer_up ? "a new pair" : "its peer is down");
+  mcrepl__generation(gen, sizeof gen);
+  if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, gen, 0, 'S', &c->io) !=
+      MCREPL_SUCCESS)
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: cannot be marked ready", "",
+               c->node.text);
+  return say(c, MCREPL_HEALTH_READY, "%s is ready (%s)", c->node.text,
+             c->peer_up ? "a new pair" : "its peer is down");
+}
+
+static mcrepl_health_t examine(check_t *c)
+{
+  char stale_key[MCREPL__ADDR_MAX + 16];
+  mcrepl__stats_reply_t s;
+  int found = 0;
+
+  if (mcrepl__conn_open(&c->nc, &c->node, c->cfg.connect_timeout_ms) !=
+          MCREPL_SUCCESS ||
+      mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
+               c->node.text);
+  if (has(&c->nc, MCREPL__KEY_RESYNC, &c->io, &found) || found)
+    return say(c, found ? MCREPL_HEALTH_RESYNCING : MCREPL_HEALTH_DOWN,
+               "%s%s: a resync into it is running", "", c->node.text);
+  open_peer(c);
+  mcrepl__stale_key(stale_key, sizeof stale_key, c->node.text);
+  if (c->peer_up && !has(&c->pc, stale_key, &c->io, &found) && found)
+    return say(c, MCREPL_HEALTH_STALE, "%s missed writes (%s says so)",
+               c->node.text, c->peer.text);
+  if (has(&c->nc, MCREPL__KEY_READY, &c->io, &found))
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
+               c->node.text);
+  if (found)
+    return say(c, MCREPL_HEALTH_READY, "%s%s is ready", "", c->node.text);
+  return unmarked(c);
+}
+
+static int parse(check_t *c, const char *node, const char *peer,
+                 const char *options)
+{
+  if (mcrepl__config_parse_opts(options, &c->cfg, c->why, c->whylen, 0))
+    return -1;
+  if (!node || mcrepl__addr_parse(node, strlen(node), &c->node) != 0) {
+    say(c, MCREPL_HEALTH_ERROR, "bad node address \"%.80s\"%s",
+        node ? node : "(null)", "");
+    return -1;
+  }
+  c->has_peer = peer != NULL && peer[0] != '\0';
+  if (c->has_peer && mcrepl__addr_parse(peer, strlen(peer), &c->peer)) {
+    say(c, MCREPL_HEALTH_ERROR, "bad peer address \"%.80s\"%s", peer, "");
+    return -1;
+  }
+  c->io.stall_ms = c->cfg.io_timeout_ms;
+  c->io.deadline = NULL;
+  return 0;
+}
+
+MCREPL_API mcrepl_health_t mcrepl_check(const char *node, const char *peer,
+                                        const char *options, char *why,
+                                        size_t why_len)
+{
+  check_t c;
+  mcrepl_health_t h = MCREPL_HEALTH_ERROR;
+
+  memset(&c, 0, sizeof c);
+  c.why = why;
+  c.whylen = why_len;
+  mcrepl__conn_init(&c.nc);
+  mcrepl__conn_init(&c.pc);
+  if (parse(&c, node, peer, options) == 0)
+    h = examine(&c);
+  mcrepl__conn_free(&c.nc);
+  mcrepl__conn_free(&c.pc);
+  mcrepl__config_free(&c.cfg);
+  return h;
+}

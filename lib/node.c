@@ -1,0 +1,120 @@
+/* Node identity and marker items (see node.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "node.h"
+
+int mcrepl__same_node(const mcrepl__stats_reply_t *a,
+                      const mcrepl__stats_reply_t *b)
+{
+  int64_t boot_a = (int64_t)a->time - (int64_t)a->uptime;
+  int64_t boot_b = (int64_t)b->time - (int64_t)b->uptime;
+
+  return a->pid == b->pid && llabs(boot_a - boot_b) <= 2;
+}
+
+static mcrepl_return_t line(mcrepl__conn_t *c, const char **l, size_t *n,
+                            const mcrepl__io_t *io)
+{
+  return mcrepl__conn_line(c, l, n, io);
+}
+
+static mcrepl_return_t refused(const char *l, size_t n)
+{
+  switch (mcrepl__proto_classify(l, n)) {
+  case MCREPL__LINE_SERVER: return MCREPL_SERVER_ERROR;
+  case MCREPL__LINE_REFUSED: return MCREPL_NOTSTORED;
+  default: return MCREPL_PROTOCOL_ERROR;
+  }
+}
+
+mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
+                                   char *val, size_t len, int *found,
+                                   const mcrepl__io_t *io)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl__meta_t m;
+  mcrepl_return_t rc;
+  const char *l, *data;
+  size_t n;
+
+  *found = 0;
+  if (len)
+    val[0] = '\0';
+  if (mcrepl__buf_printf(&b, "mg %s v\r\n", key) != 0)
+    return MCREPL_NOMEM;
+  rc = mcrepl__conn_send(c, b.p, b.len, io);
+  mcrepl__buf_free(&b);
+  if (rc == MCREPL_SUCCESS)
+    rc = line(c, &l, &n, io);
+  if (rc != MCREPL_SUCCESS || mcrepl__proto_is(l, n, "EN"))
+    return rc;
+  if (mcrepl__proto_parse_va(l, n, &m) != 0)
+    return refused(l, n);
+  rc = mcrepl__conn_block(c, m.vlen, &data, io);
+  if (rc == MCREPL_SUCCESS && len > 0) {
+    size_t k = m.vlen < len - 1 ? m.vlen : len - 1;
+    memcpy(val, data, k);
+    val[k] = '\0';
+  }
+  *found = rc == MCREPL_SUCCESS;
+  return rc;
+}
+
+static mcrepl_return_t one_reply(mcrepl__conn_t *c, mcrepl__buf_t *b,
+                                 const char *ok, const char *also_ok,
+                                 const mcrepl__io_t *io)
+{
+  mcrepl_return_t rc = mcrepl__conn_send(c, b->p, b->len, io);
+  const char *l;
+  size_t n;
+
+  mcrepl__buf_free(b);
+  if (rc == MCREPL_SUCCESS)
+    rc = line(c, &l, &n, io);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  if (mcrepl__proto_is(l, n, ok) || (also_ok && mcrepl__proto_is(l, n, also_ok)))
+    return MCREPL_SUCCESS;
+  return refused(l, n);
+}
+
+mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
+                                   const char *val, int64_t ttl, char mode,
+                                   const mcrepl__io_t *io)
+{
+  mcrepl__buf_t b = {0};
+
+  if (mcrepl__buf_printf(&b, "ms %s %zu T%lld M%c\r\n%s\r\n", key,
+                         strlen(val), (long long)ttl, mode, val) != 0)
+    return MCREPL_NOMEM;
+  return one_reply(c, &b, "HD", NULL, io);
+}
+
+mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
+                                   const mcrepl__io_t *io)
+{
+  mcrepl__buf_t b = {0};
+
+  if (mcrepl__buf_printf(&b, "md %s\r\n", key) != 0)
+    return MCREPL_NOMEM;
+  return one_reply(c, &b, "HD", "NF", io);
+}
+
+void mcrepl__stale_key(char *buf, size_t len, const char *node_text)
+{
+  snprintf(buf, len, MCREPL__KEY_STALE "%s", node_text);
+}
+
+void mcrepl__generation(char *buf, size_t len)
+{
+  uint64_t r = 0;
+
+  if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+    r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)buf;
+  snprintf(buf, len, "%016llx %lld", (unsigned long long)r,
+           (long long)time(NULL));
+}

@@ -1,0 +1,40 @@
+/* One memcached node as a member of a pair: its identity, and the marker
+ * items that say what it holds. The markers live in the node itself, so
+ * that every client process, keepalived's health check and the resync
+ * tool see the same truth without talking to each other:
+ *   mcrepl:ready           the node holds its pair's data (value: a
+ *                          generation that changes with every resync)
+ *   mcrepl:resync          a resync into the node is running (a lock)
+ *   mcrepl:stale:HOST:PORT on a master: that peer missed writes */
+#ifndef MCREPL_NODE_H
+#define MCREPL_NODE_H
+
+#include "conn.h"
+
+#define MCREPL__KEY_PREFIX "mcrepl:"
+#define MCREPL__KEY_READY "mcrepl:ready"
+#define MCREPL__KEY_RESYNC "mcrepl:resync"
+#define MCREPL__KEY_STALE "mcrepl:stale:"
+
+/* Same process: same pid and the same start time (within clock noise). */
+int mcrepl__same_node(const mcrepl__stats_reply_t *a,
+                      const mcrepl__stats_reply_t *b);
+
+/* Reads a small item. MCREPL_SUCCESS with *found 0 or 1; the value is
+ * copied into val (NUL-terminated, truncated to len). */
+mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
+                                   char *val, size_t len, int *found,
+                                   const mcrepl__io_t *io);
+/* mode 'S' sets, 'E' adds (MCREPL_NOTSTORED when it exists). ttl 0:
+ * never expires. */
+mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
+                                   const char *val, int64_t ttl, char mode,
+                                   const mcrepl__io_t *io);
+mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
+                                   const mcrepl__io_t *io);
+/* "mcrepl:stale:" + the node's address, into buf. */
+void mcrepl__stale_key(char *buf, size_t len, const char *node_text);
+/* A fresh generation for mcrepl:ready. */
+void mcrepl__generation(char *buf, size_t len);
+
+#endif

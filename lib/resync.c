@@ -1,0 +1,428 @@
+/* Resync: copy a live master's items into its returning peer (see
+ * mcrepl_resync in mcrepl.h). Keys are listed by memcached's LRU crawler,
+ * read back with "mg <key> v f t" and stored with "ms ... ME" (add), in
+ * pipelined batches, at a bounded rate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "node.h"
+
+#define BATCH 128
+#define LOCK_TTL_S 15
+#define LOCK_REFRESH_NS (3 * 1000000000LL)
+#define BUSY_RETRIES 50
+
+typedef struct {
+  mcrepl__config_t cfg;
+  mcrepl__addr_t from, to;
+  mcrepl__conn_t dump, src, dst;
+  mcrepl__io_t io;
+  char keys[BATCH][251];
+  size_t klen[BATCH], nkeys;
+  mcrepl__buf_t vals;
+  mcrepl__meta_t meta[BATCH];
+  size_t off[BATCH];
+  int found[BATCH];
+  char gen[64];
+  int64_t start_ns, lock_ns;
+  mcrepl_resync_progress_t pr;
+  mcrepl_resync_cb cb;
+  void *ctx;
+  char *err;
+  size_t errlen;
+} resync_t;
+
+static mcrepl_return_t fail(resync_t *r, mcrepl_return_t rc, const char *what)
+{
+  if (r->err && r->errlen)
+    snprintf(r->err, r->errlen, "%s: %s", what, mcrepl_strerror(rc));
+  return rc;
+}
+
+/* Listing ---------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* The URL-encoded key of a metadump line ("key=... exp=..."), decoded
+ * into out[251]. Returns its length, or 0 when the line has none or it
+ * would not be a valid key. */
+size_t mcrepl__metadump_key(const char *line, size_t len, char *out);
+size_t mcrepl__metadump_key(const char *line, size_t len, char *out)
+{
+  size_t i, n = 0;
+
+  if (len < 4 || memcmp(line, "key=", 4) != 0)
+    return 0;
+  for (i = 4; i < len && line[i] != ' '; i++) {
+    int c = (unsigned char)line[i];
+    if (c == '%') {
+      int hi, lo;
+      if (i + 2 >= len || (hi = hexval(line[i + 1])) < 0 ||
+          (lo = hexval(line[i + 2])) < 0)
+        return 0;
+      c = hi * 16 + lo;
+      i += 2;
+    }
+    if (n == 250 || c <= ' ' || c == 0x7f)
+      return 0;
+    out[n++] = (char)c;
+  }
+  return n;
+}
+
+static mcrepl_return_t start_dump(resync_t *r)
+{
+  static const char cmd[] = "lru_crawler metadump all\r\n";
+  mcrepl_return_t rc;
+  const char *l;
+  size_t n;
+  int tries;
+
+  /* The crawler serves one request at a time and answers BUSY
+   * meanwhile; it also wants to be alone on its connection. */
+  for (tries = 0; tries < BUSY_RETRIES; tries++) {
+    rc = mcrepl__conn_open(&r->dump, &r->from, r->cfg.connect_timeout_ms);
+    if (rc == MCREPL_SUCCESS)
+      rc = mcrepl__conn_send(&r->dump, cmd, sizeof cmd - 1, &r->io);
+    if (rc == MCREPL_SUCCESS)
+      rc = mcrepl__conn_line(&r->dump, &l, &n, &r->io);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+    if (!mcrepl__proto_is(l, n, "BUSY")) {
+      /* The first item line: put it back to be read again. */
+      r->dump.pos = (size_t)(l - r->dump.in.p);
+      return MCREPL_SUCCESS;
+    }
+    mcrepl__conn_close(&r->dump);
+    {
+      struct timespec ts = {0, 100000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return MCREPL_TIMEOUT;
+}
+
+/* Fills the next batch of keys; *end set when the listing is over. */
+static mcrepl_return_t next_keys(resync_t *r, int *end)
+{
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  const char *l;
+  size_t n, k;
+
+  r->nkeys = 0;
+  while (r->nkeys < BATCH) {
+    rc = mcrepl__conn_line(&r->dump, &l, &n, &r->io);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+    if (n == 3 && memcmp(l, "END", 3) == 0) {
+      *end = 1;
+      return MCREPL_SUCCESS;
+    }
+    if (mcrepl__proto_classify(l, n) != MCREPL__LINE_GARBAGE)
+      return MCREPL_PROTOCOL_ERROR; /* ERROR, CLIENT_ERROR ... */
+    k = mcrepl__metadump_key(l, n, r->keys[r->nkeys]);
+    if (k == 0)
+      continue;
+    r->pr.scanned++;
+    /* Our own markers say what the source holds, not the target. */
+    if (k >= sizeof MCREPL__KEY_PREFIX - 1 &&
+        memcmp(r->keys[r->nkeys], MCREPL__KEY_PREFIX,
+               sizeof MCREPL__KEY_PREFIX - 1) == 0)
+      continue;
+    r->klen[r->nkeys++] = k;
+  }
+  return rc;
+}
+
+/* Copying ---------------------------------------------------------------- */
+
+static mcrepl_return_t read_batch(resync_t *r)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  const char *l, *data;
+  size_t i, n;
+
+  for (i = 0; i < r->nkeys; i++)
+    if (mcrepl__proto_mg_state(&b, r->keys[i], r->klen[i]) != 0)
+      rc = MCREPL_NOMEM;
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_send(&r->src, b.p, b.len, &r->io);
+  mcrepl__buf_free(&b);
+  r->vals.len = 0;
+  for (i = 0; i < r->nkeys && rc == MCREPL_SUCCESS; i++) {
+    rc = mcrepl__conn_line(&r->src, &l, &n, &r->io);
+    r->found[i] = 0;
+    if (rc != MCREPL_SUCCESS || mcrepl__proto_is(l, n, "EN"))
+      continue;
+    if (mcrepl__proto_parse_va(l, n, &r->meta[i]) != 0)
+      return MCREPL_PROTOCOL_ERROR;
+    rc = mcrepl__conn_block(&r->src, r->meta[i].vlen, &data, &r->io);
+    r->off[i] = r->vals.len;
+    if (rc == MCREPL_SUCCESS &&
+        mcrepl__buf_add(&r->vals, data, r->meta[i].vlen) != 0)
+      rc = MCREPL_NOMEM;
+    r->found[i] = rc == MCREPL_SUCCESS;
+  }
+  return rc;
+}
+
+static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
+{
+  int64_t ttl = r->meta[i].ttl;
+
+  /* t-1 is "never"; t0 means under a second is left, not "never". */
+  ttl = ttl < 0 ? 0 : ttl == 0 ? 1 : ttl;
+  return mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld ME q\r\n",
+                            (int)r->klen[i], r->keys[i], r->meta[i].vlen,
+                            r->meta[i].flags, (long long)ttl) ||
+         mcrepl__buf_add(b, r->vals.p ? r->vals.p + r->off[i] : "",
+                         r->meta[i].vlen) ||
+         mcrepl__buf_add(b, "\r\n", 2);
+}
+
+/* Quiet adds answer only when they did not store: NS when the key was
+ * there already (a newer write), an error otherwise. */
+static mcrepl_return_t write_batch(resync_t *r)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  const char *l;
+  size_t i, n, sent = 0;
+
+  for (i = 0; i < r->nkeys; i++) {
+    if (!r->found[i]) {
+      r->pr.vanished++;
+      continue;
+    }
+    if (add_item(&b, r, i) != 0)
+      rc = MCREPL_NOMEM;
+    sent++;
+    r->pr.bytes += r->meta[i].vlen;
+  }
+  if (rc == MCREPL_SUCCESS && mcrepl__buf_add(&b, "mn\r\n", 4) != 0)
+    rc = MCREPL_NOMEM;
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_send(&r->dst, b.p, b.len, &r->io);
+  mcrepl__buf_free(&b);
+  r->pr.copied += sent;
+  while (rc == MCREPL_SUCCESS) {
+    rc = mcrepl__conn_line(&r->dst, &l, &n, &r->io);
+    if (rc != MCREPL_SUCCESS || mcrepl__proto_is(l, n, "MN"))
+      break;
+    r->pr.copied--;
+    if (mcrepl__proto_is(l, n, "NS"))
+      r->pr.skipped++;
+    else
+      r->pr.failed++;
+  }
+  return rc;
+}
+
+/* Pacing, the lock and progress ------------------------------------------ */
+
+static void pace(resync_t *r)
+{
+  int64_t due, now;
+
+  if (r->cfg.resync_rate <= 0)
+    return;
+  due = r->start_ns +
+        (int64_t)((double)r->pr.scanned * 1e9 / r->cfg.resync_rate);
+  now = mcrepl__now_ns();
+  if (due > now) {
+    struct timespec ts = mcrepl__ns_to_ts(due - now);
+    nanosleep(&ts, NULL);
+  }
+}
+
+static mcrepl_return_t keep_lock(resync_t *r, char mode)
+{
+  r->lock_ns = mcrepl__now_ns();
+  return mcrepl__marker_put(&r->dst, MCREPL__KEY_RESYNC, r->gen,
+                            LOCK_TTL_S, mode, &r->io);
+}
+
+static int report(resync_t *r)
+{
+  r->pr.elapsed_s = (double)(mcrepl__now_ns() - r->start_ns) / 1e9;
+  return r->cb ? r->cb(r->ctx, &r->pr) : 0;
+}
+
+static mcrepl_return_t copy_all(resync_t *r)
+{
+  mcrepl_return_t rc = start_dump(r);
+  int end = 0;
+
+  while (rc == MCREPL_SUCCESS && !end) {
+    rc = next_keys(r, &end);
+    if (rc == MCREPL_SUCCESS && r->nkeys > 0)
+      rc = read_batch(r);
+    if (rc == MCREPL_SUCCESS && r->nkeys > 0)
+      rc = write_batch(r);
+    if (rc == MCREPL_SUCCESS &&
+        mcrepl__now_ns() - r->lock_ns > LOCK_REFRESH_NS)
+      rc = keep_lock(r, 'S');
+    if (rc == MCREPL_SUCCESS && report(r) != 0)
+      return fail(r, MCREPL_FAILURE, "interrupted");
+    pace(r);
+  }
+  return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "copying");
+}
+
+/* Setup ----------------------------------------------------------------- */
+
+static mcrepl_return_t open_nodes(resync_t *r)
+{
+  mcrepl__stats_reply_t a, b;
+  mcrepl_return_t rc;
+
+  rc = mcrepl__conn_open(&r->src, &r->from, r->cfg.connect_timeout_ms);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_stats(&r->src, &a, &r->io);
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, r->from.text);
+  rc = mcrepl__conn_open(&r->dst, &r->to, r->cfg.connect_timeout_ms);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_stats(&r->dst, &b, &r->io);
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, r->to.text);
+  if (mcrepl__same_node(&a, &b)) {
+    snprintf(r->err, r->errlen, "%s and %s are the same server",
+             r->from.text, r->to.text);
+    return MCREPL_INVALID_ARGUMENTS;
+  }
+  r->pr.total = a.curr_items;
+  return MCREPL_SUCCESS;
+}
+
+/* A target its peer marked stale may hold values deleted or overwritten
+ * since: adding over them would keep them, so it is emptied first. */
+static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
+{
+  char v[64];
+  int stale = 0;
+  mcrepl_return_t rc = mcrepl__marker_get(&r->src, stale_key, v, sizeof v,
+                                          &stale, &r->io);
+  const char *l;
+  size_t n;
+
+  if (rc != MCREPL_SUCCESS || !(stale || r->cfg.resync_flush))
+    return rc;
+  rc = mcrepl__conn_send(&r->dst, "flush_all\r\n", 11, &r->io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_line(&r->dst, &l, &n, &r->io);
+  if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(l, n, "OK"))
+    rc = MCREPL_PROTOCOL_ERROR;
+  r->pr.flushed = rc == MCREPL_SUCCESS;
+  /* The flush took our lock with everything else. */
+  return rc == MCREPL_SUCCESS ? keep_lock(r, 'S') : rc;
+}
+
+static mcrepl_return_t finish(resync_t *r, const char *stale_key)
+{
+  char gen[64];
+  mcrepl_return_t rc;
+
+  mcrepl__generation(gen, sizeof gen);
+  rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, gen, 0, 'S', &r->io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__marker_del(&r->src, stale_key, &r->io);
+  return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
+}
+
+static mcrepl_return_t run(resync_t *r)
+{
+  char stale_key[MCREPL__ADDR_MAX + 16];
+  mcrepl_return_t rc = open_nodes(r);
+
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  mcrepl__generation(r->gen, sizeof r->gen);
+  rc = keep_lock(r, 'E');
+  if (rc == MCREPL_NOTSTORED) {
+    snprintf(r->err, r->errlen, "a resync into %s is already running "
+             "(its lock expires %d s after its owner stops)", r->to.text,
+             LOCK_TTL_S);
+    return MCREPL_EXISTS;
+  }
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, "locking the target");
+  mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
+  rc = maybe_flush(r, stale_key);
+  if (rc != MCREPL_SUCCESS)
+    rc = fail(r, rc, "emptying the stale target");
+  if (rc == MCREPL_SUCCESS)
+    rc = copy_all(r);
+  if (rc == MCREPL_SUCCESS)
+    rc = finish(r, stale_key);
+  if (r->dst.fd >= 0)
+    mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, &r->io);
+  r->pr.done = 1;
+  report(r);
+  return rc;
+}
+
+static mcrepl_return_t setup(resync_t *r, const char *from, const char *to,
+                             const char *options)
+{
+  if (mcrepl__config_parse_opts(options, &r->cfg, r->err, r->errlen, 0))
+    return MCREPL_BAD_CONFIG;
+  if (!from || mcrepl__addr_parse(from, strlen(from), &r->from) != 0) {
+    snprintf(r->err, r->errlen, "bad source address \"%.80s\"",
+             from ? from : "(null)");
+    return MCREPL_INVALID_ARGUMENTS;
+  }
+  if (!to || mcrepl__addr_parse(to, strlen(to), &r->to) != 0) {
+    snprintf(r->err, r->errlen, "bad target address \"%.80s\"",
+             to ? to : "(null)");
+    return MCREPL_INVALID_ARGUMENTS;
+  }
+  r->io.stall_ms = r->cfg.io_timeout_ms;
+  r->io.deadline = NULL;
+  return MCREPL_SUCCESS;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
+                                         const char *options,
+                                         mcrepl_resync_cb cb, void *ctx,
+                                         char *errbuf, size_t errbuf_len)
+{
+  char dummy[256];
+  resync_t *r = calloc(1, sizeof *r);
+  mcrepl_return_t rc;
+
+  if (!r)
+    return MCREPL_NOMEM;
+  r->err = errbuf && errbuf_len ? errbuf : dummy;
+  r->errlen = errbuf && errbuf_len ? errbuf_len : sizeof dummy;
+  r->err[0] = '\0';
+  r->cb = cb;
+  r->ctx = ctx;
+  r->start_ns = mcrepl__now_ns();
+  mcrepl__conn_init(&r->dump);
+  mcrepl__conn_init(&r->src);
+  mcrepl__conn_init(&r->dst);
+  rc = setup(r, from, to, options);
+  if (rc == MCREPL_SUCCESS)
+    rc = run(r);
+  mcrepl__conn_free(&r->dump);
+  mcrepl__conn_free(&r->src);
+  mcrepl__conn_free(&r->dst);
+  mcrepl__buf_free(&r->vals);
+  mcrepl__config_free(&r->cfg);
+  free(r);
+  return rc;
+}

@@ -1,0 +1,270 @@
+/* mcrepl-cli's commands for operators of a keepalived pair:
+ *   check  --node=HOST:PORT [--peer=HOST:PORT]    keepalived track_script
+ *   resync --from=HOST:PORT --to=HOST:PORT        bring a node up to date
+ *   status                                        who is master, health
+ * Only the public API is used. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mcrepl/mcrepl.h>
+
+#include "cli.h"
+
+enum { OK = 0, NOT_READY = 1, USAGE = 2, FAIL = 3 };
+
+typedef struct {
+  const char *node, *peer, *from, *to, *rate, *options, *config;
+  int flush, if_needed, quiet;
+} fopts_t;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+  (void)sig;
+  interrupted = 1;
+}
+
+static int usage(const char *msg)
+{
+  fprintf(stderr, "mcrepl-cli: %s (see mcrepl-cli --help)\n", msg);
+  return USAGE;
+}
+
+/* --name=VALUE only: these commands are written into scripts. */
+static int take(const char *arg, const char *name, const char **slot)
+{
+  size_t n = strlen(name);
+
+  if (strncmp(arg, name, n) != 0 || arg[n] != '=')
+    return 0;
+  *slot = arg + n + 1;
+  return 1;
+}
+
+static int parse(int argc, char **argv, fopts_t *o)
+{
+  int i;
+
+  memset(o, 0, sizeof *o);
+  for (i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--flush"))
+      o->flush = 1;
+    else if (!strcmp(a, "--if-needed"))
+      o->if_needed = 1;
+    else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+      o->quiet = 1;
+    else if (!(take(a, "--node", &o->node) || take(a, "--peer", &o->peer) ||
+               take(a, "--from", &o->from) || take(a, "--to", &o->to) ||
+               take(a, "--rate", &o->rate) ||
+               take(a, "--options", &o->options) ||
+               take(a, "--config", &o->config))) {
+      fprintf(stderr, "mcrepl-cli %s: unknown argument '%s'\n", argv[1], a);
+      return USAGE;
+    }
+  }
+  return OK;
+}
+
+/* check ------------------------------------------------------------------ */
+
+static int run_check(const fopts_t *o)
+{
+  char why[256];
+  mcrepl_health_t h;
+
+  if (!o->node)
+    return usage("check needs --node=HOST:PORT");
+  h = mcrepl_check(o->node, o->peer, o->options, why, sizeof why);
+  if (!o->quiet)
+    printf("%s\n", why);
+  if (h == MCREPL_HEALTH_ERROR)
+    return USAGE;
+  return h == MCREPL_HEALTH_READY ? OK : NOT_READY;
+}
+
+/* resync ----------------------------------------------------------------- */
+
+static void bar(const mcrepl_resync_progress_t *p)
+{
+  double rate = p->elapsed_s > 0 ? (double)p->scanned / p->elapsed_s : 0;
+  uint64_t total = p->total > p->scanned ? p->total : p->scanned;
+  double frac = total ? (double)p->scanned / (double)total : 1;
+  double eta = rate > 0 ? (double)(total - p->scanned) / rate : 0;
+  char b[21];
+  int i, fill = (int)(frac * 20);
+
+  for (i = 0; i < 20; i++)
+    b[i] = i < fill ? '#' : '.';
+  b[20] = '\0';
+  fprintf(stderr,
+          "\r[%s] %3.0f%% %llu/%llu items %.1f MB %.0f/s ETA %.0fs   ", b,
+          frac * 100, (unsigned long long)p->scanned,
+          (unsigned long long)total, (double)p->bytes / 1e6, rate, eta);
+}
+
+static int progress(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  static struct timespec last;
+  struct timespec now;
+  const fopts_t *o = ctx;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (!o->quiet && isatty(STDERR_FILENO) &&
+      (p->done || now.tv_sec * 10 + now.tv_nsec / 100000000 !=
+                      last.tv_sec * 10 + last.tv_nsec / 100000000)) {
+    bar(p);
+    last = now;
+    if (p->done)
+      fputc('\n', stderr);
+  }
+  if (p->done && !o->quiet)
+    printf("resync %s: %llu listed, %llu copied, %llu already newer, "
+           "%llu vanished, %llu refused, %.1f MB in %.1f s%s\n",
+           interrupted ? "interrupted" : "done",
+           (unsigned long long)p->scanned, (unsigned long long)p->copied,
+           (unsigned long long)p->skipped, (unsigned long long)p->vanished,
+           (unsigned long long)p->failed, (double)p->bytes / 1e6,
+           p->elapsed_s, p->flushed ? " (target emptied first)" : "");
+  return interrupted;
+}
+
+/* --if-needed: only a node that lost data or missed writes is copied. */
+static int needed(const fopts_t *o, int *code)
+{
+  char why[256];
+  mcrepl_health_t h = mcrepl_check(o->to, o->from, "--read-only", why,
+                                   sizeof why);
+
+  if (h == MCREPL_HEALTH_EMPTY || h == MCREPL_HEALTH_STALE)
+    return 1;
+  if (!o->quiet)
+    printf("nothing to do: %s\n", why);
+  *code = h == MCREPL_HEALTH_DOWN ? FAIL : OK;
+  return 0;
+}
+
+static int run_resync(fopts_t *o)
+{
+  char opts[512], err[256];
+  struct sigaction sa;
+  mcrepl_return_t rc;
+  int code = OK;
+
+  if (!o->from || !o->to)
+    return usage("resync needs --from=HOST:PORT and --to=HOST:PORT");
+  snprintf(opts, sizeof opts, "%s%s%s %s", o->rate ? "--resync-rate=" : "",
+           o->rate ? o->rate : "", o->flush ? " --resync-flush" : "",
+           o->options ? o->options : "");
+  if (o->if_needed && !needed(o, &code))
+    return code;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  rc = mcrepl_resync(o->from, o->to, opts, progress, o, err, sizeof err);
+  if (rc == MCREPL_SUCCESS)
+    return OK;
+  fprintf(stderr, "mcrepl-cli: resync %s -> %s: %s\n", o->from, o->to,
+          err[0] ? err : mcrepl_strerror(rc));
+  return rc == MCREPL_BAD_CONFIG || rc == MCREPL_INVALID_ARGUMENTS ? USAGE
+         : rc == MCREPL_EXISTS ? NOT_READY : FAIL;
+}
+
+/* status ----------------------------------------------------------------- */
+
+static int same(const mcrepl_node_info_t *a, const mcrepl_node_info_t *b)
+{
+  long long boot_a = (long long)a->time - (long long)a->uptime;
+  long long boot_b = (long long)b->time - (long long)b->uptime;
+
+  return a->up && b->up && a->pid == b->pid && llabs(boot_a - boot_b) <= 2;
+}
+
+static const char *health_name(mcrepl_health_t h)
+{
+  static const char *const names[] = {"ready", "down", "resyncing",
+                                      "empty (needs resync)",
+                                      "stale (needs resync)", "error"};
+  return (unsigned)h < 6 ? names[h] : "?";
+}
+
+static void status_node(const char *role, const mcrepl_node_info_t *n,
+                        const char *peer, int behind_vip)
+{
+  char why[256];
+  mcrepl_health_t h = mcrepl_check(n->address, peer, "--read-only", why,
+                                   sizeof why);
+
+  if (n->up)
+    printf("  %-7s %-22s %10llu items  %-22s%s\n", role, n->address,
+           (unsigned long long)n->curr_items, health_name(h),
+           behind_vip ? "  <- vip" : "");
+  else
+    printf("  %-7s %-22s %10s        %-22s\n", role, n->address, "-",
+           "down");
+}
+
+static void status_pair(mcrepl_t *m, size_t i)
+{
+  mcrepl_node_info_t n[3];
+  mcrepl_pair_stats_t s;
+  int k;
+
+  mcrepl_pair_stats(m, i, &s, sizeof s);
+  for (k = 0; k < 3; k++) {
+    memset(&n[k], 0, sizeof n[k]);
+    mcrepl_node_info(m, i, (mcrepl_node_t)k, &n[k], sizeof n[k]);
+  }
+  printf("pair %zu%s%s%s\n", i, s.vip ? "  vip " : "", s.vip ? s.vip : "",
+         s.vip && !n[2].up ? " (not answering)" : "");
+  status_node("master", &n[0], n[1].address, s.vip && same(&n[0], &n[2]));
+  status_node("slave", &n[1], n[0].address, s.vip && same(&n[1], &n[2]));
+  printf("  this process: queued %llu, replicated %llu, dropped %llu, "
+         "dirty %s\n", (unsigned long long)s.queued,
+         (unsigned long long)s.replicated, (unsigned long long)s.dropped,
+         s.dirty ? "yes" : "no");
+}
+
+static int run_status(const fopts_t *o)
+{
+  const char *config = o->config ? o->config : getenv("MCREPL_CONFIG");
+  char err[256];
+  mcrepl_t *m;
+  size_t i;
+
+  if (!config || !config[0])
+    return usage("no configuration: use --config=STRING or MCREPL_CONFIG");
+  m = mcrepl_create(config, err, sizeof err);
+  if (!m) {
+    fprintf(stderr, "mcrepl-cli: bad configuration: %s\n", err);
+    return USAGE;
+  }
+  for (i = 0; i < mcrepl_pair_count(m); i++)
+    status_pair(m, i);
+  mcrepl_destroy(m);
+  return OK;
+}
+
+int mcrepl_cli_failover(int argc, char **argv)
+{
+  fopts_t o;
+  int code;
+
+  if (argc < 2 || (strcmp(argv[1], "check") && strcmp(argv[1], "resync") &&
+                   strcmp(argv[1], "status")))
+    return -1;
+  if ((code = parse(argc, argv, &o)) != OK)
+    return code;
+  if (!strcmp(argv[1], "check"))
+    return run_check(&o);
+  if (!strcmp(argv[1], "resync"))
+    return run_resync(&o);
+  return run_status(&o);
+}
