@@ -32,6 +32,9 @@ static void announce(mcrepl__pair_t *p, int master)
   mcrepl_t *m = p->m;
 
   atomic_fetch_add(&p->vip_changes, 1);
+  mcrepl__log(m, MCREPL_LOG_WARNING,
+              "pair %zu: the vip now leads to %s; replicating to %s",
+              p->index, p->node[master]->text, p->node[1 - master]->text);
   pthread_mutex_lock(&m->cb_mu);
   if (m->vip_cb)
     m->vip_cb(m->vip_ctx, p->index, p->node[master]->text,
@@ -115,8 +118,15 @@ static void mark_stale(mcrepl__pair_t *p)
   mcrepl__sender_t *s = &p->s;
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
   char key[MCREPL__ADDR_MAX + 16];
+  int dirty = mcrepl__stats_dirty(&p->st);
 
-  if (!mcrepl__stats_dirty(&p->st)) {
+  if (dirty != s->was_dirty)
+    mcrepl__log(p->m, dirty ? MCREPL_LOG_WARNING : MCREPL_LOG_INFO,
+                dirty ? "pair %zu: slave %s missed writes: resync it"
+                      : "pair %zu: slave %s was resynced: clean again",
+                p->index, mcrepl__slave_addr(p)->text);
+  s->was_dirty = dirty;
+  if (!dirty) {
     s->stale_written = 0;
     return;
   }
@@ -148,6 +158,9 @@ mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,
   int i = 1 - atomic_load(&p->master_idx);
 
   if (s->node_known[i] && !mcrepl__same_node(&s->node_id[i], id)) {
+    mcrepl__log(p->m, MCREPL_LOG_WARNING,
+                "pair %zu: slave %s restarted (pid %llu): its data are lost",
+                p->index, p->node[i]->text, (unsigned long long)id->pid);
     atomic_fetch_add(&p->st.slave_restarts, 1);
     mcrepl__pair_mark_dirty(p);
   }

@@ -32,6 +32,8 @@ typedef struct mcrepl__sender {
   uint64_t dirt_at_resync;      /* stats.dirt when a resync was seen */
   int resync_seen;              /* the slave's resync lock was seen */
   int stale_written;            /* the master carries our stale marker */
+  int was_up;                   /* the slave was reachable last we knew */
+  int was_dirty;                /* ... and dirty */
   mcrepl__buf_t out;            /* the pipeline being sent */
   mcrepl__buf_t states;         /* values read back from the master */
   struct mcrepl__state *state;  /* one per read-back of the batch */
@@ -69,7 +71,14 @@ struct mcrepl {
   pthread_mutex_t cb_mu;        /* guards the callback pair below */
   mcrepl_vip_cb vip_cb;
   void *vip_ctx;
+  mcrepl_log_cb log_cb;
+  void *log_ctx;
+  _Atomic int log_max;          /* -1: no callback */
 };
+
+/* mcrepl.c: formats and hands a message to the log callback, if any. */
+void mcrepl__log(mcrepl_t *m, mcrepl_log_level_t level, const char *fmt,
+                 ...) __attribute__((format(printf, 3, 4)));
 
 /* sender.c, for failover.c */
 const mcrepl__addr_t *mcrepl__slave_addr(const mcrepl__pair_t *p);

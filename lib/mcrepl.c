@@ -1,6 +1,8 @@
 /* The handle: create/destroy, and the caller's path of every command:
  * key -> pair (ring) -> master (pooled libmemcached handle) -> on success,
  * one entry on the pair's queue for its sender. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +127,7 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
   for (i = 0; i < MCREPL__STRIPES; i++)
     pthread_mutex_init(&m->stripes[i], NULL);
   pthread_mutex_init(&m->cb_mu, NULL);
+  atomic_init(&m->log_max, -1);
   if (mcrepl__config_parse(config, &m->cfg, errbuf, errbuf_len) != 0) {
     free_handle(m, 0, 0);
     return NULL;
@@ -863,6 +866,39 @@ MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
   m->vip_ctx = ctx;
   pthread_mutex_unlock(&m->cb_mu);
   return MCREPL_SUCCESS;
+}
+
+MCREPL_API mcrepl_return_t mcrepl_set_log_callback(mcrepl_t *m,
+                                                   mcrepl_log_cb cb,
+                                                   void *ctx,
+                                                   mcrepl_log_level_t max)
+{
+  if (!m)
+    return MCREPL_INVALID_ARGUMENTS;
+  pthread_mutex_lock(&m->cb_mu);
+  m->log_cb = cb;
+  m->log_ctx = ctx;
+  atomic_store(&m->log_max, cb ? (int)max : -1);
+  pthread_mutex_unlock(&m->cb_mu);
+  return MCREPL_SUCCESS;
+}
+
+void mcrepl__log(mcrepl_t *m, mcrepl_log_level_t level, const char *fmt,
+                 ...)
+{
+  char msg[512];
+  va_list ap;
+
+  /* Checked before formatting: logging must cost nothing when off. */
+  if ((int)level > atomic_load(&m->log_max))
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&m->cb_mu);
+  if (m->log_cb)
+    m->log_cb(m->log_ctx, level, msg);
+  pthread_mutex_unlock(&m->cb_mu);
 }
 
 /* Version --------------------------------------------------------------- */

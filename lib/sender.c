@@ -61,6 +61,10 @@ static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
     return rc;
   }
   atomic_store(&p->st.slave_up, 1);
+  if (!s->was_up)
+    mcrepl__log(p->m, MCREPL_LOG_INFO, "pair %zu: slave %s is up", p->index,
+                mcrepl__slave_addr(p)->text);
+  s->was_up = 1;
   return MCREPL_SUCCESS;
 }
 
@@ -274,11 +278,15 @@ static void finish(mcrepl__pair_t *p, mcrepl__entry_t *batch,
   int64_t now = mcrepl__now_ns();
   const mcrepl__entry_t *e;
 
-  if (failed == 0)
+  if (failed == 0) {
     for (e = batch; e; e = e->next)
       mcrepl__stats_lag(&p->st, (uint64_t)(now - e->t_ns) / 1000);
-  else
+  } else {
+    mcrepl__log(p->m, MCREPL_LOG_WARNING,
+                "pair %zu: %llu writes not applied on slave %s", p->index,
+                (unsigned long long)failed, mcrepl__slave_addr(p)->text);
     mcrepl__pair_mark_dirty(p);
+  }
   atomic_fetch_add(&p->st.batches, 1);
   mcrepl__queue_done(&p->q, batch, failed);
 }
@@ -318,6 +326,12 @@ static void deliver(mcrepl__pair_t *p, mcrepl__entry_t *batch, size_t n)
     atomic_fetch_add(&p->st.errors, 1);
     if (p->s.slave.fd < 0)
       atomic_store(&p->st.slave_up, 0);
+    if (p->s.was_up)
+      mcrepl__log(p->m, MCREPL_LOG_WARNING,
+                  "pair %zu: replication to %s failed: %s; writes wait in "
+                  "the queue", p->index, mcrepl__slave_addr(p)->text,
+                  mcrepl_strerror(rc));
+    p->s.was_up = 0;
     backoff(p);
     /* The vip may have moved while the slave was unreachable. */
     mcrepl__failover_tick(p);

@@ -245,6 +245,27 @@ MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
                                                    mcrepl_vip_cb cb,
                                                    void *ctx);
 
+/* Logging. The library never writes to stdout or stderr; what it has to
+ * say (a slave lost or back, a pair dirty, the vip moved) goes to this
+ * callback, on whichever thread noticed it (mostly a sender thread).
+ * Keep it short and do not call back into the handle from it. */
+typedef enum {
+  MCREPL_LOG_ERROR = 0,
+  MCREPL_LOG_WARNING,
+  MCREPL_LOG_INFO,
+  MCREPL_LOG_DEBUG
+} mcrepl_log_level_t;
+
+typedef void (*mcrepl_log_cb)(void *ctx, mcrepl_log_level_t level,
+                              const char *message);
+
+/* Sets (or with NULL clears) the log callback; messages above max_level
+ * are not produced. Safe from any thread. */
+MCREPL_API mcrepl_return_t mcrepl_set_log_callback(mcrepl_t *m,
+                                                   mcrepl_log_cb cb,
+                                                   void *ctx,
+                                                   mcrepl_log_level_t max);
+
 /* Failover: resync and health. ------------------------------------------ */
 
 /* How far a resync has come; passed to the progress callback. */
