@@ -50,6 +50,11 @@ int mcrepl__stats_dirty(const mcrepl__stats_t *s)
   return atomic_load(&s->dirt) > atomic_load(&s->clean);
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+  return a < b ? a : b;
+}
+
 void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us)
 {
   atomic_fetch_add_explicit(&s->lag[bucket_of(us)], 1,
@@ -72,10 +77,9 @@ uint64_t mcrepl__stats_lag_pct(const mcrepl__stats_t *s, double p)
   rank = (uint64_t)(p * (double)total);
   if (rank >= total)
     rank = total - 1;
-  for (i = 0; i < MCREPL__HIST_BUCKETS; i++) {
+  for (i = 0; i < MCREPL__HIST_BUCKETS && seen <= rank; i++)
     seen += counts[i];
-    if (seen > rank)
-      return bucket_top(i);
-  }
-  return bucket_top(MCREPL__HIST_BUCKETS - 1);
+  /* A bucket's top may lie above anything recorded in it. */
+  return min_u64(bucket_top(i - 1),
+                 atomic_load_explicit(&s->lag_max_us, memory_order_relaxed));
 }

@@ -6,4 +6,12 @@
  * returns the exit code; -1 when argv is for another command. */
 int mcrepl_cli_failover(int argc, char **argv);
 
+struct mcrepl;
+
+enum { CLI_TABLE = 0, CLI_JSON, CLI_PROMETHEUS };
+
+/* Prints every pair's counters and its nodes' item counts in one of the
+ * formats above. Returns 0, or -1 when a pair could not be read. */
+int mcrepl_cli_stats(struct mcrepl *m, int format);
+
 #endif

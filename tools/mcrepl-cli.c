@@ -65,6 +65,7 @@ typedef struct req {
   uint32_t flags;
   int timeout_ms;
   int verbose;
+  int format;           /* stats: CLI_TABLE, CLI_JSON, CLI_PROMETHEUS */
 } req_t;
 
 typedef struct command {
@@ -87,6 +88,7 @@ typedef struct opts {
   const char *exptime;
   const char *flags;
   int verbose;
+  int format;
   int help;
   int version;
   char **args;          /* the command and its arguments */
@@ -217,96 +219,9 @@ static int run_wait(mcrepl_t *m, const req_t *r)
 
 /* stats ----------------------------------------------------------------- */
 
-static void row(const char *label, const char *fmt, ...) PRINTF_LIKE(2, 3);
-
-static void row(const char *label, const char *fmt, ...)
-{
-  va_list ap;
-
-  printf("  %-17s ", label);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-}
-
-static void print_counters(size_t i, const mcrepl_pair_stats_t *s)
-{
-  printf("pair %zu\n", i);
-  row("master", "%s", s->master ? s->master : "?");
-  row("slave", "%s", s->slave ? s->slave : "?");
-  row("vip", "%s", s->vip ? s->vip : "-");
-  row("weight", "%" PRIu32, s->weight);
-  row("dirty", "%s", s->dirty ? "YES (the slave needs a resync)" : "no");
-  row("slave_up", "%s", s->slave_up ? "yes" : "no");
-  row("queued", "%" PRIu64, s->queued);
-  row("replicated", "%" PRIu64, s->replicated);
-  row("dropped", "%" PRIu64, s->dropped);
-  row("errors", "%" PRIu64, s->errors);
-  row("queue items", "%" PRIu64, s->queue_items);
-  row("queue bytes", "%" PRIu64 " of %" PRIu64, s->queue_bytes,
-      s->queue_bytes_max);
-  row("lag p50/p99/max", "%" PRIu64 " / %" PRIu64 " / %" PRIu64 " us",
-      s->lag_p50_us, s->lag_p99_us, s->lag_max_us);
-  row("reconnects", "%" PRIu64, s->reconnects);
-  row("slave restarts", "%" PRIu64, s->slave_restarts);
-}
-
-static const char *const node_names[] = {"master", "slave", "target"};
-
-/* A table of the pair's servers as they describe themselves. */
-static void print_nodes(const mcrepl_t *m, size_t i, int has_vip)
-{
-  mcrepl_node_info_t info[3];
-  mcrepl_return_t rc[3];
-  int n = has_vip ? 3 : 2, k, w = (int)strlen("address");
-
-  for (k = 0; k < n; k++) {
-    memset(&info[k], 0, sizeof info[k]);
-    rc[k] = mcrepl_node_info(m, i, (mcrepl_node_t)k, &info[k],
-                             sizeof info[k]);
-    if (info[k].address && (int)strlen(info[k].address) > w)
-      w = (int)strlen(info[k].address);
-  }
-  printf("  %-7s %-*s  %s\n", "node", w, "address", "curr_items");
-  for (k = 0; k < n; k++) {
-    const char *addr = info[k].address ? info[k].address : "?";
-
-    if (rc[k] == MCREPL_SUCCESS && info[k].up)
-      printf("  %-7s %-*s  %" PRIu64 "\n", node_names[k], w, addr,
-             info[k].curr_items);
-    else
-      printf("  %-7s %-*s  down (%s)\n", node_names[k], w, addr,
-             mcrepl_strerror(rc[k] == MCREPL_SUCCESS ? MCREPL_FAILURE
-                                                     : rc[k]));
-  }
-}
-
 static int run_stats(mcrepl_t *m, const req_t *r)
 {
-  size_t i, n = mcrepl_pair_count(m);
-  int code = CLI_OK;
-
-  /* The counters live in the handle: a fresh process shows only what it
-   * did itself, the servers' item counts are the lasting picture. */
-  printf("%zu pair%s (counters are this process's own)\n", n,
-         n == 1 ? "" : "s");
-  for (i = 0; i < n; i++) {
-    mcrepl_pair_stats_t s;
-    mcrepl_return_t rc;
-
-    memset(&s, 0, sizeof s);
-    rc = mcrepl_pair_stats(m, i, &s, sizeof s);
-    if (rc != MCREPL_SUCCESS) {
-      code = report(r, rc);
-      continue;
-    }
-    if (i > 0)
-      putchar('\n');
-    print_counters(i, &s);
-    print_nodes(m, i, s.vip != NULL);
-  }
-  return code;
+  return mcrepl_cli_stats(m, r->format) == 0 ? CLI_OK : CLI_FAIL;
 }
 
 /* Writes COUNT keys PREFIX0.. in one process, so that the counters that
@@ -325,7 +240,7 @@ static int run_fill(mcrepl_t *m, const req_t *r)
     if (rc != MCREPL_SUCCESS)
       return report(r, rc);
   }
-  printf("%" PRIu64 " keys written\n", r->num);
+  fprintf(stderr, "%" PRIu64 " keys written\n", r->num);
   return CLI_OK;
 }
 
@@ -358,7 +273,7 @@ static const command_t commands[] = {
    "invalidate every item, now or in DELAY seconds"},
   {"fill", "PREFIX COUNT", "kd", 2, F_WRITE | F_STORE | F_STATS, run_fill,
    NULL, NULL, "set COUNT keys PREFIX0..., then print the counters"},
-  {"stats", "", "", 0, 0, run_stats, NULL, NULL,
+  {"stats", "", "", 0, F_STATS, run_stats, NULL, NULL,
    "replication counters and each server's item count"},
   {"wait", "[TIMEOUT_MS]", "t", 0, 0, run_wait, NULL, NULL,
    "wait for queued writes to reach the slaves (5000)"},
@@ -400,6 +315,8 @@ static void usage(void)
          "                    2592000 relative seconds, else unix time\n"
          "  --flags=N         set/add/replace/cas: 32-bit client flags\n"
          "  -v, --verbose     get: print flags, cas and length on stderr\n"
+         "  --json            stats, fill: the counters as JSON\n"
+         "  --prometheus      stats, fill: Prometheus text exposition\n"
          "  -h, --help        show this help\n"
          "  --version         show the library's version\n"
          "  --                end of options (for a VALUE starting with "
@@ -458,6 +375,10 @@ static int parse_option(int argc, char **argv, int *i, opts_t *o)
     o->verbose = 1;
   else if (!strcmp(a, "--version"))
     o->version = 1;
+  else if (!strcmp(a, "--json"))
+    o->format = CLI_JSON;
+  else if (!strcmp(a, "--prometheus"))
+    o->format = CLI_PROMETHEUS;
   else {
     for (k = 0; k < sizeof names / sizeof names[0]; k++) {
       int got = value_opt(names[k], argc, argv, i, slots[k]);
@@ -610,6 +531,9 @@ static int check_options(const opts_t *o, req_t *r)
 
   if (o->verbose && !(c->flags & F_VERBOSE))
     return usage_error("'%s' takes no --verbose", c->name);
+  if (o->format && !(c->flags & F_STATS))
+    return usage_error("'%s' takes no --json or --prometheus", c->name);
+  r->format = o->format;
   if ((o->exptime || o->flags) && !(c->flags & F_STORE))
     return usage_error("'%s' takes no --exptime or --flags", c->name);
   if ((o->exptime || o->flags) && (c->flags & F_IGNORE))
@@ -689,7 +613,8 @@ static int execute(const char *config, const req_t *r)
    * confirm (and a flush that timed out waits in the queue anyway). */
   if ((r->cmd->flags & F_WRITE) && code == CLI_OK)
     confirm_replication(m);
-  if ((r->cmd->flags & F_STATS) && code == CLI_OK)
+  if ((r->cmd->flags & F_STATS) && r->cmd->run != run_stats &&
+      code == CLI_OK)
     code = run_stats(m, r);
   mcrepl_destroy(m);
   return code;
