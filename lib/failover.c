@@ -5,6 +5,7 @@
  * Everything here runs on the pair's sender thread, between batches. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "internal.h"
@@ -166,5 +167,6 @@ mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,
   }
   s->node_id[i] = *id;
   s->node_known[i] = 1;
+  s->slave_skew_s = (int64_t)id->time - (int64_t)time(NULL);
   return MCREPL_SUCCESS;
 }

@@ -26,6 +26,7 @@ typedef struct mcrepl__sender {
   mcrepl__stats_reply_t node_id[2]; /* the pair's nodes, as last seen */
   int node_known[2];
   int64_t next_tick_ns;
+  int64_t slave_skew_s;         /* slave's "stats time" minus ours */
   char slave_gen[64];           /* the slave's ready marker, as last read */
   int gen_known;                /* slave_gen was read (maybe empty) */
   uint64_t dirt_at_read;        /* stats.dirt when the markers were read */

@@ -166,15 +166,31 @@ static int64_t ttl_left(const mcrepl__entry_t *e, int64_t now)
   return e->exptime - (age_ms + 500) / 1000;
 }
 
+/* When the pipeline is built, on our monotonic clock and on the slave's
+ * wall clock (ours plus the skew measured when we connected). */
+typedef struct {
+  int64_t now_ns;
+  int64_t slave_s;
+} when_t;
+
+/* Expiries go out as absolute times on the slave's clock: a pipeline
+ * that waits in a stalled slave's socket must not restart the count
+ * when the slave wakes up. */
+static int64_t expiry_at(const when_t *w, int64_t seconds_left)
+{
+  return w->slave_s + seconds_left;
+}
+
 static int add_state(mcrepl__buf_t *b, const mcrepl__entry_t *e,
-                     const mcrepl__state_t *st, const char *values)
+                     const mcrepl__state_t *st, const char *values,
+                     const when_t *w)
 {
   int64_t ttl = st->meta.ttl;
 
   if (!st->found)
     return mcrepl__proto_md(b, e->data, e->key_len);
   /* t-1 is "never"; t0 means under a second is left, not "never". */
-  ttl = ttl < 0 ? 0 : ttl == 0 ? 1 : ttl;
+  ttl = ttl < 0 ? 0 : expiry_at(w, ttl == 0 ? 1 : ttl);
   return mcrepl__proto_ms(b, e->data, e->key_len,
                           values ? values + st->off : "", st->meta.vlen,
                           st->meta.flags, ttl);
@@ -182,23 +198,24 @@ static int add_state(mcrepl__buf_t *b, const mcrepl__entry_t *e,
 
 static int add_entry(mcrepl__buf_t *b, const mcrepl__entry_t *e,
                      const mcrepl__state_t *st, const char *values,
-                     int64_t now)
+                     const when_t *w)
 {
   int64_t ttl;
 
   switch (e->op) {
   case MCREPL__OP_SET:
-    ttl = e->exptime == 0 ? 0 : ttl_left(e, now);
+    ttl = e->exptime == 0 ? 0 : ttl_left(e, w->now_ns);
     if (e->exptime != 0 && ttl <= 0)
       return mcrepl__proto_md(b, e->data, e->key_len);
     return mcrepl__proto_ms(b, e->data, e->key_len, e->data + e->key_len,
-                            e->value_len, e->flags, ttl);
+                            e->value_len, e->flags,
+                            ttl ? expiry_at(w, ttl) : 0);
   case MCREPL__OP_READBACK:
-    return add_state(b, e, st, values);
+    return add_state(b, e, st, values, w);
   case MCREPL__OP_DELETE:
     return mcrepl__proto_md(b, e->data, e->key_len);
   case MCREPL__OP_FLUSH:
-    ttl = e->exptime > 0 ? ttl_left(e, now) : 0;
+    ttl = e->exptime > 0 ? ttl_left(e, w->now_ns) : 0;
     return mcrepl__buf_printf(b, "flush_all %lld noreply\r\n",
                               (long long)(ttl > 0 ? ttl : 0));
   default:
@@ -210,12 +227,12 @@ static mcrepl_return_t build(mcrepl__pair_t *p, const mcrepl__entry_t *batch)
 {
   mcrepl__sender_t *s = &p->s;
   const mcrepl__entry_t *e;
-  int64_t now = mcrepl__now_ns();
+  when_t w = {mcrepl__now_ns(), (int64_t)time(NULL) + s->slave_skew_s};
   size_t i = 0;
 
   s->out.len = 0;
   for (e = batch; e; e = e->next, i++)
-    if (add_entry(&s->out, e, &s->state[i], s->states.p, now) != 0)
+    if (add_entry(&s->out, e, &s->state[i], s->states.p, &w) != 0)
       return MCREPL_NOMEM;
   return mcrepl__buf_add(&s->out, "mn\r\n", 4) == 0 ? MCREPL_SUCCESS
                                                      : MCREPL_NOMEM;

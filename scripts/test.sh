@@ -20,6 +20,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config check
   valgrind)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mcrepl-test.XXXXXX")
 export MCREPL_TEST_TMPDIR="$TMP/pids"
+mkdir -p "$MCREPL_TEST_TMPDIR"
 PREFIX="$TMP/inst"
 PASSED=0
 FAILED=0
@@ -80,9 +81,10 @@ build() {
     make -j2
 }
 
+# The automake harness keeps each test program's output in tests/NAME.log.
 print_test_logs() {
   local f
-  for f in tests/*.log test-suite.log; do
+  for f in tests/*.log; do
     [[ -f $f ]] || continue
     log "$f"
     cat "$f"
@@ -103,7 +105,6 @@ count_check_results() {
 
 run_checks() {
   log "make check"
-  mkdir -p "$MCREPL_TEST_TMPDIR"
   local rc=0
   make -j2 check || rc=1
   count_check_results
@@ -126,6 +127,7 @@ start_memcached() {
     memcached -l 127.0.0.1 -p "$port" -U 0 -t 1 "${user[@]}" \
       </dev/null >>"$MCREPL_TEST_TMPDIR/memcached.log" 2>&1 &
     pid=$!
+    disown "$pid" # the trap kills it: no "Killed" notice from bash
     echo "$pid" >"$MCREPL_TEST_TMPDIR/script.$pid.pid"
     if wait_memcached "$port" "$pid"; then
       MC_PORT=$port
