@@ -4,6 +4,7 @@
  * master the stale marker that keeps a dirty slave from being promoted.
  * Everything here runs on the pair's sender thread, between batches. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,28 +52,22 @@ static void switch_roles(mcrepl__pair_t *p, int master)
   atomic_store(&p->master_idx, master);
   mcrepl__conn_close(&s->slave);
   atomic_store(&p->st.slave_up, 0);
-  s->gen_known = 0;
-  s->resync_seen = 0;
   s->stale_written = 0;
   announce(p, master);
 }
 
-static void follow_vip(mcrepl__pair_t *p)
+/* Which node is behind the vip, given the vip's identity. */
+static void follow_vip(mcrepl__pair_t *p, const mcrepl__stats_reply_t *vip)
 {
   mcrepl__sender_t *s = &p->s;
-  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
-  mcrepl__stats_reply_t vip;
   int cur = atomic_load(&p->master_idx), i;
 
-  if (mcrepl__sender_master(p) != MCREPL_SUCCESS ||
-      mcrepl__conn_stats(&s->master, &vip, &io) != MCREPL_SUCCESS)
-    return; /* the vip is between nodes: keep what we know */
-  if (s->node_known[cur] && mcrepl__same_node(&vip, &s->node_id[cur]))
+  if (s->node_known[cur] && mcrepl__same_node(vip, &s->node_id[cur]))
     return;
   for (i = 0; i < 2; i++)
     s->node_known[i] = probe(p, p->node[i], &s->node_id[i]);
   for (i = 0; i < 2; i++)
-    if (s->node_known[i] && mcrepl__same_node(&vip, &s->node_id[i])) {
+    if (s->node_known[i] && mcrepl__same_node(vip, &s->node_id[i])) {
       if (i != cur)
         switch_roles(p, i);
       return;
@@ -81,36 +76,69 @@ static void follow_vip(mcrepl__pair_t *p)
 
 /* Markers ----------------------------------------------------------------*/
 
-/* Reads the slave's ready and resync markers; a new ready generation
- * means a resync finished, and it covered every drop counted before the
- * resync began. */
-static void read_markers(mcrepl__pair_t *p)
+/* Asks the master (through the vip) who it is. */
+static int ask_master(mcrepl__pair_t *p, mcrepl__stats_reply_t *id)
+{
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
+
+  return mcrepl__sender_master(p) == MCREPL_SUCCESS &&
+         mcrepl__conn_stats(&p->s.master, id, &io) == MCREPL_SUCCESS;
+}
+
+/* New dirt: takes a number from the master's epoch counter, so that any
+ * resync that takes a larger one is known to have begun after it. */
+static void sample_dirt(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id)
 {
   mcrepl__sender_t *s = &p->s;
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
-  uint64_t dirt = atomic_load(&p->st.dirt);
-  char gen[64];
-  int ready, lock;
+  uint64_t dirt = atomic_load(&p->st.dirt), epoch;
+  size_t i = s->nsample % MCREPL__SAMPLES;
 
-  if (s->slave.fd < 0 ||
-      mcrepl__marker_get(&s->slave, MCREPL__KEY_READY, gen, sizeof gen,
-                         &ready, &io) != MCREPL_SUCCESS ||
-      mcrepl__marker_get(&s->slave, MCREPL__KEY_RESYNC, NULL, 0, &lock,
-                         &io) != MCREPL_SUCCESS)
+  if (dirt == s->sampled_dirt ||
+      mcrepl__epoch_next(&s->master, &epoch, &io) != MCREPL_SUCCESS)
     return;
-  if (lock && !s->resync_seen) {
-    s->resync_seen = 1;
-    s->dirt_at_resync = s->dirt_at_read;
-  }
-  if (ready && s->gen_known && strcmp(gen, s->slave_gen) != 0) {
-    uint64_t upto = s->resync_seen ? s->dirt_at_resync : s->dirt_at_read;
-    if (upto > atomic_load(&p->st.clean))
-      atomic_store(&p->st.clean, upto);
-    s->resync_seen = 0;
-  }
-  snprintf(s->slave_gen, sizeof s->slave_gen, "%s", ready ? gen : "");
-  s->gen_known = 1;
-  s->dirt_at_read = dirt;
+  s->sample[i].dirt = dirt;
+  s->sample[i].epoch = epoch;
+  s->sample[i].pid = id->pid;
+  s->sample[i].boot = mcrepl__boot_time(id);
+  s->nsample++;
+  s->sampled_dirt = dirt;
+}
+
+/* The dirt that a resync described by r covers. */
+static uint64_t dirt_covered(const mcrepl__sender_t *s,
+                             const mcrepl__ready_t *r)
+{
+  size_t n = s->nsample < MCREPL__SAMPLES ? s->nsample : MCREPL__SAMPLES;
+  uint64_t best = 0;
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (s->sample[i].pid == r->pid && llabs(s->sample[i].boot - r->boot) <= 2
+        && s->sample[i].epoch < r->epoch && s->sample[i].dirt > best)
+      best = s->sample[i].dirt;
+  return best;
+}
+
+/* A slave marked ready by a resync holds every write dropped before the
+ * resync began: that dirt is clean now. */
+static void read_ready(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__ready_t r;
+  uint64_t upto;
+  char val[96];
+  int ready;
+
+  if (!mcrepl__stats_dirty(&p->st) || s->slave.fd < 0 ||
+      mcrepl__marker_get(&s->slave, MCREPL__KEY_READY, val, sizeof val,
+                         &ready, &io) != MCREPL_SUCCESS ||
+      !ready || mcrepl__ready_parse(val, &r) != 0)
+    return;
+  upto = dirt_covered(s, &r);
+  if (upto > atomic_load(&p->st.clean))
+    atomic_store(&p->st.clean, upto);
 }
 
 /* A dirty slave must not become master: its health check reads this. */
@@ -141,14 +169,18 @@ static void mark_stale(mcrepl__pair_t *p)
 void mcrepl__failover_tick(mcrepl__pair_t *p)
 {
   mcrepl__sender_t *s = &p->s;
+  mcrepl__stats_reply_t id;
   int64_t now = mcrepl__now_ns();
 
   if (now < s->next_tick_ns)
     return;
   s->next_tick_ns = now + mcrepl__ms_to_ns(p->cfg->identity_interval_ms);
-  if (p->conf->has_vip)
-    follow_vip(p);
-  read_markers(p);
+  if (ask_master(p, &id)) {
+    if (p->conf->has_vip)
+      follow_vip(p, &id);
+    sample_dirt(p, &id);
+  }
+  read_ready(p);
   mark_stale(p);
 }
 

@@ -54,7 +54,7 @@ static int open_peer(check_t *c)
  * none either (both new) or is down (better an empty cache than none). */
 static mcrepl_health_t unmarked(check_t *c)
 {
-  char gen[64];
+  char gen[32], val[48];
   int peer_ready = 0;
 
   if (c->peer_up && has(&c->pc, MCREPL__KEY_READY, &c->io, &peer_ready))
@@ -68,7 +68,8 @@ static mcrepl_health_t unmarked(check_t *c)
     return say(c, MCREPL_HEALTH_READY, "%s is unmarked (%s)", c->node.text,
                c->peer_up ? "a new pair" : "its peer is down");
   mcrepl__generation(gen, sizeof gen);
-  if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, gen, 0, 'S', &c->io) !=
+  snprintf(val, sizeof val, "new %s", gen);
+  if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, val, 0, 'S', &c->io) !=
       MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: cannot be marked ready", "",
                c->node.text);

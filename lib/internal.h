@@ -18,6 +18,8 @@
  * queue, so that the queue's order is the master's order. Keys share
  * these locks by hash. */
 #define MCREPL__STRIPES 1024
+/* Ticks of dirt history kept: at the default interval, two minutes. */
+#define MCREPL__SAMPLES 256
 
 /* What only the sender thread of a pair touches. */
 typedef struct mcrepl__sender {
@@ -27,11 +29,14 @@ typedef struct mcrepl__sender {
   int node_known[2];
   int64_t next_tick_ns;
   int64_t slave_skew_s;         /* slave's "stats time" minus ours */
-  char slave_gen[64];           /* the slave's ready marker, as last read */
-  int gen_known;                /* slave_gen was read (maybe empty) */
-  uint64_t dirt_at_read;        /* stats.dirt when the markers were read */
-  uint64_t dirt_at_resync;      /* stats.dirt when a resync was seen */
-  int resync_seen;              /* the slave's resync lock was seen */
+  /* stats.dirt as counted before the master `pid.boot` handed out
+   * `epoch`: a resync from it that began at a later epoch covers it. */
+  struct {
+    uint64_t dirt, epoch, pid;
+    int64_t boot;
+  } sample[MCREPL__SAMPLES];
+  size_t nsample;               /* samples taken so far (ring) */
+  uint64_t sampled_dirt;        /* stats.dirt at the last sample */
   int stale_written;            /* the master carries our stale marker */
   int was_up;                   /* the slave was reachable last we knew */
   int was_dirty;                /* ... and dirty */

@@ -10,10 +10,8 @@
 int mcrepl__same_node(const mcrepl__stats_reply_t *a,
                       const mcrepl__stats_reply_t *b)
 {
-  int64_t boot_a = (int64_t)a->time - (int64_t)a->uptime;
-  int64_t boot_b = (int64_t)b->time - (int64_t)b->uptime;
-
-  return a->pid == b->pid && llabs(boot_a - boot_b) <= 2;
+  return a->pid == b->pid &&
+         llabs(mcrepl__boot_time(a) - mcrepl__boot_time(b)) <= 2;
 }
 
 static mcrepl_return_t line(mcrepl__conn_t *c, const char **l, size_t *n,
@@ -115,6 +113,53 @@ void mcrepl__generation(char *buf, size_t len)
 
   if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
     r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)buf;
-  snprintf(buf, len, "%016llx %lld", (unsigned long long)r,
-           (long long)time(NULL));
+  snprintf(buf, len, "%016llx", (unsigned long long)r);
+}
+
+int64_t mcrepl__boot_time(const mcrepl__stats_reply_t *id)
+{
+  return (int64_t)id->time - (int64_t)id->uptime;
+}
+
+int mcrepl__ready_parse(const char *value, mcrepl__ready_t *r)
+{
+  unsigned long long pid, epoch;
+  long long boot;
+
+  if (sscanf(value, "resync %llu.%lld %llu", &pid, &boot, &epoch) != 3)
+    return -1;
+  r->pid = pid;
+  r->boot = boot;
+  r->epoch = epoch;
+  return 0;
+}
+
+void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r)
+{
+  char gen[32];
+
+  mcrepl__generation(gen, sizeof gen);
+  snprintf(val, len, "resync %llu.%lld %llu %s", (unsigned long long)r->pid,
+           (long long)r->boot, (unsigned long long)r->epoch, gen);
+}
+
+mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
+                                   const mcrepl__io_t *io)
+{
+  static const char cmd[] = "ma " MCREPL__KEY_EPOCH " N0 J1 v\r\n";
+  mcrepl__meta_t m;
+  mcrepl_return_t rc = mcrepl__conn_send(c, cmd, sizeof cmd - 1, io);
+  const char *l, *data;
+  size_t n;
+
+  if (rc == MCREPL_SUCCESS)
+    rc = line(c, &l, &n, io);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  if (mcrepl__proto_parse_va(l, n, &m) != 0)
+    return refused(l, n);
+  rc = mcrepl__conn_block(c, m.vlen, &data, io);
+  if (rc == MCREPL_SUCCESS && mcrepl__parse_u64(data, m.vlen, epoch) != 0)
+    rc = MCREPL_PROTOCOL_ERROR;
+  return rc;
 }

@@ -2,8 +2,12 @@
  * items that say what it holds. The markers live in the node itself, so
  * that every client process, keepalived's health check and the resync
  * tool see the same truth without talking to each other:
- *   mcrepl:ready           the node holds its pair's data (value: a
- *                          generation that changes with every resync)
+ *   mcrepl:ready           the node holds its pair's data; the value is
+ *                          "resync PID.BOOT E R" after a resync from the
+ *                          node PID.BOOT that began at epoch E there,
+ *                          "new R" for a node of a brand-new pair
+ *   mcrepl:epoch           on a master, a counter that orders the dirt
+ *                          clients counted against resyncs that began
  *   mcrepl:resync          a resync into the node is running (a lock)
  *   mcrepl:stale:HOST:PORT on a master: that peer missed writes */
 #ifndef MCREPL_NODE_H
@@ -15,6 +19,7 @@
 #define MCREPL__KEY_READY "mcrepl:ready"
 #define MCREPL__KEY_RESYNC "mcrepl:resync"
 #define MCREPL__KEY_STALE "mcrepl:stale:"
+#define MCREPL__KEY_EPOCH "mcrepl:epoch"
 
 /* Same process: same pid and the same start time (within clock noise). */
 int mcrepl__same_node(const mcrepl__stats_reply_t *a,
@@ -34,7 +39,23 @@ mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
                                    const mcrepl__io_t *io);
 /* "mcrepl:stale:" + the node's address, into buf. */
 void mcrepl__stale_key(char *buf, size_t len, const char *node_text);
-/* A fresh generation for mcrepl:ready. */
+/* A random token, so that two markers never look alike. */
 void mcrepl__generation(char *buf, size_t len);
+/* Who resynced a node, and from which epoch on. */
+typedef struct mcrepl__ready {
+  uint64_t pid;   /* the source node's identity */
+  int64_t boot;
+  uint64_t epoch; /* the source's epoch when the copy began */
+} mcrepl__ready_t;
+
+/* Parses a "resync ..." ready marker; -1 for any other value. */
+int mcrepl__ready_parse(const char *value, mcrepl__ready_t *r);
+/* Formats one; val must hold 96 bytes. */
+void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r);
+/* Takes the next number of the node's epoch counter (created at 1). */
+mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
+                                   const mcrepl__io_t *io);
+/* A node's start time on its own clock. */
+int64_t mcrepl__boot_time(const mcrepl__stats_reply_t *id);
 
 #endif

@@ -27,6 +27,7 @@ typedef struct {
   size_t off[BATCH];
   int found[BATCH];
   char gen[64];
+  mcrepl__ready_t mark; /* the source, and its epoch when copying began */
   int64_t start_ns, lock_ns;
   mcrepl_resync_progress_t pr;
   mcrepl_resync_cb cb;
@@ -305,6 +306,8 @@ static mcrepl_return_t open_nodes(resync_t *r)
     return MCREPL_INVALID_ARGUMENTS;
   }
   r->pr.total = a.curr_items;
+  r->mark.pid = a.pid;
+  r->mark.boot = mcrepl__boot_time(&a);
   return MCREPL_SUCCESS;
 }
 
@@ -331,13 +334,15 @@ static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
   return rc == MCREPL_SUCCESS ? keep_lock(r, 'S') : rc;
 }
 
+/* The ready marker names the epoch of the source when the copy began:
+ * every write the clients dropped before then is in the target now. */
 static mcrepl_return_t finish(resync_t *r, const char *stale_key)
 {
-  char gen[64];
+  char val[96];
   mcrepl_return_t rc;
 
-  mcrepl__generation(gen, sizeof gen);
-  rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, gen, 0, 'S', &r->io);
+  mcrepl__ready_format(val, sizeof val, &r->mark);
+  rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, val, 0, 'S', &r->io);
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__marker_del(&r->src, stale_key, &r->io);
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
@@ -361,6 +366,9 @@ static mcrepl_return_t run(resync_t *r)
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "locking the target");
   mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
+  rc = mcrepl__epoch_next(&r->src, &r->mark.epoch, &r->io);
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, "reading the source's epoch");
   rc = maybe_flush(r, stale_key);
   if (rc != MCREPL_SUCCESS)
     rc = fail(r, rc, "emptying the stale target");

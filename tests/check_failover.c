@@ -1,0 +1,538 @@
+/* Failover pieces against real memcached on loopback: resync, the health
+ * check, a dirty pair cleaned by a resync, and a vip that moves. The vip
+ * here is a small TCP proxy on loopback whose backend the test switches,
+ * closing every proxied connection as a moving VRRP address would; the
+ * real thing (keepalived in network namespaces) is tests/failover/. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mcrepl/mcrepl.h>
+
+#include "servers.h"
+
+#define S(k) (k), strlen(k)
+#define TC_TIMEOUT 60
+
+#define ck_rc(expr, want)                                                   \
+  do {                                                                      \
+    mcrepl_return_t rc_ = (expr);                                           \
+    ck_assert_msg(rc_ == (want), "%s: got %s, want %s", #expr,              \
+                  mcrepl_strcode(rc_), mcrepl_strcode(want));               \
+  } while (0)
+
+static mc_server_t *g_a, *g_b;
+static char g_an[32], g_bn[32];
+
+static void start_nodes(void)
+{
+  g_a = mc_start(NULL);
+  g_b = mc_start(NULL);
+  ck_assert(g_a && g_b);
+  snprintf(g_an, sizeof g_an, "127.0.0.1:%d", g_a->port);
+  snprintf(g_bn, sizeof g_bn, "127.0.0.1:%d", g_b->port);
+}
+
+static void stop_nodes(void)
+{
+  mc_kill(g_a);
+  mc_kill(g_b);
+  mc_stop(g_a);
+  mc_stop(g_b);
+  g_a = g_b = NULL;
+}
+
+static void fill_raw(int port, const char *prefix, int n, long ttl)
+{
+  char key[64], val[64];
+
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "%s%d", prefix, i);
+    snprintf(val, sizeof val, "v%d", i);
+    ck_assert_int_eq(mc_raw_set(port, key, val, (uint32_t)i, ttl), 0);
+  }
+}
+
+static int has_key(int port, const char *key)
+{
+  return mc_raw_get(port, key, NULL, NULL, NULL) == 1;
+}
+
+/* Resync ----------------------------------------------------------------- */
+
+START_TEST(test_resync_copies_items_with_flags_and_ttl)
+{
+  char err[256];
+  size_t len;
+  uint32_t flags;
+  char *v;
+
+  fill_raw(g_a->port, "k", 3000, 300);
+  fill_raw(g_a->port, "forever", 10, 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, "--resync-rate=0", NULL, NULL, err,
+                      sizeof err), MCREPL_SUCCESS);
+  ck_assert_int_ge(mc_raw_items(g_b->port), 3010);
+  for (int i = 0; i < 3000; i += 97) {
+    char key[32];
+    snprintf(key, sizeof key, "k%d", i);
+    ck_assert_int_eq(mc_raw_get(g_b->port, key, &v, &len, &flags), 1);
+    ck_assert_uint_eq(flags, (uint32_t)i);
+    free(v);
+    ck_assert_int_ge(mc_raw_ttl(g_b->port, key), 298);
+    ck_assert_int_le(mc_raw_ttl(g_b->port, key), 300);
+  }
+  ck_assert_int_eq(mc_raw_ttl(g_b->port, "forever3"), -1);
+  /* The target is marked ready, its lock is gone. */
+  ck_assert(has_key(g_b->port, "mcrepl:ready"));
+  ck_assert(!has_key(g_b->port, "mcrepl:resync"));
+}
+END_TEST
+
+START_TEST(test_resync_never_overwrites_a_newer_write)
+{
+  char err[256], *v;
+
+  fill_raw(g_a->port, "k", 100, 0);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "k7", "newer", 0, 0), 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert_int_eq(mc_raw_get(g_b->port, "k7", &v, NULL, NULL), 1);
+  ck_assert_str_eq(v, "newer");
+  free(v);
+}
+END_TEST
+
+START_TEST(test_resync_lock_admits_one)
+{
+  char err[256];
+
+  ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:resync", "other", 0, 30),
+                   0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_EXISTS);
+  ck_assert_msg(strstr(err, "already running") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(test_resync_empties_a_stale_target_first)
+{
+  char err[256], stale[64];
+
+  fill_raw(g_a->port, "k", 50, 0);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "deleted-meanwhile", "x", 0, 0), 0);
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  ck_assert_int_eq(mc_raw_set(g_a->port, stale, "x", 0, 0), 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert(!has_key(g_b->port, "deleted-meanwhile"));
+  ck_assert(has_key(g_b->port, "k49"));
+  ck_assert(!has_key(g_a->port, stale)); /* the master forgets the dirt */
+}
+END_TEST
+
+static int stop_early(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  (void)ctx;
+  return !p->done && p->scanned > 0;
+}
+
+START_TEST(test_resync_interrupted_then_rerun)
+{
+  char err[256];
+
+  fill_raw(g_a->port, "k", 2000, 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, stop_early, NULL, err, sizeof err),
+        MCREPL_FAILURE);
+  ck_assert(!has_key(g_b->port, "mcrepl:resync")); /* lock released */
+  ck_assert(!has_key(g_b->port, "mcrepl:ready"));
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert_int_ge(mc_raw_items(g_b->port), 2000);
+}
+END_TEST
+
+START_TEST(test_resync_bad_arguments)
+{
+  char err[256];
+
+  ck_rc(mcrepl_resync("nohost:", g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_INVALID_ARGUMENTS);
+  ck_rc(mcrepl_resync(g_an, g_an, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_INVALID_ARGUMENTS);
+  ck_rc(mcrepl_resync(g_an, g_bn, "--bogus", NULL, NULL, err, sizeof err),
+        MCREPL_BAD_CONFIG);
+  ck_rc(mcrepl_resync(g_an, "127.0.0.1:1", NULL, NULL, NULL, err,
+                      sizeof err), MCREPL_CONNECTION_FAILURE);
+}
+END_TEST
+
+/* Health check ----------------------------------------------------------- */
+
+static mcrepl_health_t check(const char *node, const char *peer)
+{
+  char why[256];
+  return mcrepl_check(node, peer, NULL, why, sizeof why);
+}
+
+START_TEST(test_check_states)
+{
+  char stale[64];
+
+  /* A brand-new pair elects: the first node asked marks itself ready. */
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  ck_assert(has_key(g_a->port, "mcrepl:ready"));
+  /* Its empty peer must be resynced before it may serve. */
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_EMPTY);
+  ck_assert_int_eq(mcrepl_check(g_bn, g_an, "--read-only", NULL, 0),
+                   MCREPL_HEALTH_EMPTY);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:resync", "x", 0, 30), 0);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_RESYNCING);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:ready", "g", 0, 0), 0);
+  mc_raw_cmd(g_b->port, "md mcrepl:resync", stale, sizeof stale);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_READY);
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  ck_assert_int_eq(mc_raw_set(g_a->port, stale, "x", 0, 0), 0);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
+  mc_kill(g_b);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_DOWN);
+  ck_assert_int_eq(check("bad host", NULL), MCREPL_HEALTH_ERROR);
+}
+END_TEST
+
+START_TEST(test_check_alone_when_peer_down)
+{
+  mc_kill(g_b);
+  /* Better an empty cache than none: a lone node may serve. */
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+}
+END_TEST
+
+/* A dirty pair, cleaned by a resync -------------------------------------- */
+
+static mcrepl_t *make(const char *extra)
+{
+  char conf[256], err[256];
+  mcrepl_t *m;
+
+  snprintf(conf, sizeof conf, "--pair=%s,%s --identity-interval=100 %s",
+           g_an, g_bn, extra ? extra : "");
+  m = mcrepl_create(conf, err, sizeof err);
+  ck_assert_msg(m != NULL, "%s", err);
+  return m;
+}
+
+static mcrepl_pair_stats_t stats(mcrepl_t *m)
+{
+  mcrepl_pair_stats_t st;
+  ck_rc(mcrepl_pair_stats(m, 0, &st, sizeof st), MCREPL_SUCCESS);
+  return st;
+}
+
+/* Polls cond for up to ms. */
+#define EVENTUALLY(cond, ms)                                               \
+  do {                                                                     \
+    long long until_ = mc_now_ms() + (ms);                                 \
+    while (!(cond) && mc_now_ms() < until_)                                \
+      mc_sleep_ms(20);                                                     \
+    ck_assert_msg((cond), "never true: %s", #cond);                        \
+  } while (0)
+
+START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
+{
+  mcrepl_t *m = make("--queue-bytes=16K");
+  char stale[64], val[100], err[256];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  memset(val, 'x', sizeof val);
+  mc_pause(g_b);
+  for (int i = 0; i < 1000; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "k%d", i);
+    ck_rc(mcrepl_set(m, S(key), val, sizeof val, 0, 0), MCREPL_SUCCESS);
+  }
+  ck_assert(stats(m).dirty);
+  ck_assert_uint_gt(stats(m).dropped, 0);
+  EVENTUALLY(has_key(g_a->port, stale), 3000);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_DOWN); /* paused */
+  mc_resume(g_b);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SLAVE_DIRTY);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  EVENTUALLY(!stats(m).dirty, 3000);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  ck_assert(has_key(g_b->port, "k0"));
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_READY);
+  mcrepl_destroy(m);
+}
+END_TEST
+
+START_TEST(test_restarted_slave_dirty_until_resynced)
+{
+  mcrepl_t *m = make(NULL);
+  char err[256];
+
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(m, S("before"), S("1"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  ck_assert_int_eq(mc_restart(g_b), 0);
+  ck_rc(mcrepl_set(m, S("after"), S("2"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SLAVE_DIRTY);
+  ck_assert_uint_ge(stats(m).slave_restarts, 1);
+  EVENTUALLY(check(g_bn, g_an) == MCREPL_HEALTH_STALE, 3000);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert(has_key(g_b->port, "before"));
+  EVENTUALLY(!stats(m).dirty, 3000);
+  mcrepl_destroy(m);
+}
+END_TEST
+
+/* A vip on loopback: a switchable proxy ----------------------------------- */
+
+typedef struct {
+  int lfd, port;
+  _Atomic int backend; /* port, or 0: refuse */
+  _Atomic int gen;     /* bumped on a switch: live links close */
+  _Atomic int stop;
+  pthread_t thread;
+} proxy_t;
+
+static proxy_t g_vip;
+
+static int dial(int port)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+    return fd;
+  if (fd >= 0)
+    close(fd);
+  return -1;
+}
+
+typedef struct {
+  int c, s, gen;
+} link_t;
+
+static void *pump(void *arg)
+{
+  link_t *l = arg;
+  struct pollfd p[2] = {{l->c, POLLIN, 0}, {l->s, POLLIN, 0}};
+  char buf[65536];
+
+  while (!atomic_load(&g_vip.stop) && atomic_load(&g_vip.gen) == l->gen) {
+    if (poll(p, 2, 50) <= 0)
+      continue;
+    for (int i = 0; i < 2; i++)
+      if (p[i].revents) {
+        ssize_t n = read(p[i].fd, buf, sizeof buf);
+        if (n <= 0 || write(p[1 - i].fd, buf, (size_t)n) != n)
+          goto out;
+      }
+  }
+out:
+  close(l->c);
+  close(l->s);
+  free(l);
+  return NULL;
+}
+
+static void *proxy_main(void *arg)
+{
+  (void)arg;
+  while (!atomic_load(&g_vip.stop)) {
+    struct pollfd p = {g_vip.lfd, POLLIN, 0};
+    int c, s;
+    if (poll(&p, 1, 50) <= 0 || (c = accept(g_vip.lfd, NULL, NULL)) < 0)
+      continue;
+    s = atomic_load(&g_vip.backend) ? dial(atomic_load(&g_vip.backend)) : -1;
+    if (s < 0) {
+      close(c);
+      continue;
+    }
+    link_t *l = malloc(sizeof *l);
+    pthread_t t;
+    *l = (link_t){c, s, atomic_load(&g_vip.gen)};
+    pthread_create(&t, NULL, pump, l);
+    pthread_detach(t);
+  }
+  return NULL;
+}
+
+static void vip_to(int port)
+{
+  atomic_store(&g_vip.backend, port);
+  atomic_fetch_add(&g_vip.gen, 1);
+}
+
+static void start_vip(void)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof a;
+  int one = 1;
+
+  start_nodes();
+  g_vip.lfd = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(g_vip.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(g_vip.lfd, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(g_vip.lfd, 64), 0);
+  getsockname(g_vip.lfd, (struct sockaddr *)&a, &len);
+  g_vip.port = ntohs(a.sin_port);
+  atomic_store(&g_vip.stop, 0);
+  vip_to(g_a->port);
+  pthread_create(&g_vip.thread, NULL, proxy_main, NULL);
+}
+
+static void stop_vip(void)
+{
+  atomic_store(&g_vip.stop, 1);
+  pthread_join(g_vip.thread, NULL);
+  close(g_vip.lfd);
+  mc_sleep_ms(100); /* pumps see stop within a poll */
+  stop_nodes();
+}
+
+static _Atomic int g_moves;
+
+static void on_move(void *ctx, size_t pair, const char *master,
+                    const char *slave)
+{
+  (void)ctx;
+  (void)pair;
+  ck_assert_str_eq(master, g_bn);
+  ck_assert_str_eq(slave, g_an);
+  atomic_fetch_add(&g_moves, 1);
+}
+
+static mcrepl_t *make_vip(void)
+{
+  char conf[256], err[256];
+  mcrepl_t *m;
+
+  snprintf(conf, sizeof conf,
+           "--pair=%s,%s,vip=127.0.0.1:%d --identity-interval=100 "
+           "--retry-timeout=200 --timeout=500", g_an, g_bn, g_vip.port);
+  m = mcrepl_create(conf, err, sizeof err);
+  ck_assert_msg(m != NULL, "%s", err);
+  return m;
+}
+
+START_TEST(test_replication_follows_the_vip)
+{
+  mcrepl_t *m = make_vip();
+  mcrepl_pair_stats_t st;
+
+  mcrepl_set_vip_callback(m, on_move, NULL);
+  ck_rc(mcrepl_set(m, S("one"), S("1"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  ck_assert(has_key(g_a->port, "one") && has_key(g_b->port, "one"));
+  /* keepalived moves the vip to B */
+  vip_to(g_b->port);
+  EVENTUALLY(stats(m).vip_changes == 1, 3000);
+  st = stats(m);
+  ck_assert_str_eq(st.current_master, g_bn);
+  ck_assert_str_eq(st.current_slave, g_an);
+  ck_assert_int_eq(atomic_load(&g_moves), 1);
+  /* writes land on B through the vip, and are replicated to A */
+  mc_raw_cmd(g_a->port, "flush_all", (char[64]){0}, 64);
+  EVENTUALLY(mcrepl_set(m, S("two"), S("2"), 0, 0) == MCREPL_SUCCESS, 3000);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  ck_assert(has_key(g_b->port, "two"));
+  ck_assert(has_key(g_a->port, "two"));
+  mcrepl_destroy(m);
+}
+END_TEST
+
+START_TEST(test_reads_fail_over_before_the_vip_moves)
+{
+  mcrepl_t *m = make_vip();
+  long long t0, worst = 0;
+  int misses = 0;
+
+  for (int i = 0; i < 200; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "k%d", i);
+    ck_rc(mcrepl_set(m, S(key), S("v"), 0, 0), MCREPL_SUCCESS);
+  }
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  /* The master dies; the vip stays (VRRP has not noticed yet). */
+  mc_kill(g_a);
+  for (int i = 0; i < 200; i++) {
+    char key[32];
+    mcrepl_return_t rc;
+    char *v;
+    snprintf(key, sizeof key, "k%d", i);
+    t0 = mc_now_ms();
+    v = mcrepl_get(m, S(key), NULL, NULL, &rc);
+    if (mc_now_ms() - t0 > worst)
+      worst = mc_now_ms() - t0;
+    misses += v == NULL;
+    free(v);
+  }
+  ck_assert_int_eq(misses, 0);
+  ck_assert_msg(worst < 100, "a read took %lld ms", worst);
+  ck_assert_uint_ge(stats(m).read_failovers, 1);
+  /* Writes are not failed over: that is the vip's job. */
+  ck_assert_int_ne(mcrepl_set(m, S("w"), S("v"), 0, 0), MCREPL_SUCCESS);
+  mcrepl_destroy(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+  Suite *s = suite_create("failover");
+  TCase *r = tcase_create("resync"), *h = tcase_create("health");
+  TCase *d = tcase_create("dirt"), *v = tcase_create("vip");
+
+  tcase_add_checked_fixture(r, start_nodes, stop_nodes);
+  tcase_add_checked_fixture(h, start_nodes, stop_nodes);
+  tcase_add_checked_fixture(d, start_nodes, stop_nodes);
+  tcase_add_checked_fixture(v, start_vip, stop_vip);
+  tcase_set_timeout(r, TC_TIMEOUT);
+  tcase_set_timeout(h, TC_TIMEOUT);
+  tcase_set_timeout(d, TC_TIMEOUT);
+  tcase_set_timeout(v, TC_TIMEOUT);
+  tcase_add_test(r, test_resync_copies_items_with_flags_and_ttl);
+  tcase_add_test(r, test_resync_never_overwrites_a_newer_write);
+  tcase_add_test(r, test_resync_lock_admits_one);
+  tcase_add_test(r, test_resync_empties_a_stale_target_first);
+  tcase_add_test(r, test_resync_interrupted_then_rerun);
+  tcase_add_test(r, test_resync_bad_arguments);
+  tcase_add_test(h, test_check_states);
+  tcase_add_test(h, test_check_alone_when_peer_down);
+  tcase_add_test(d, test_dirty_pair_marks_master_then_resync_cleans);
+  tcase_add_test(d, test_restarted_slave_dirty_until_resynced);
+  tcase_add_test(v, test_replication_follows_the_vip);
+  tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
+  suite_add_tcase(s, r);
+  suite_add_tcase(s, h);
+  suite_add_tcase(s, d);
+  suite_add_tcase(s, v);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
