@@ -178,9 +178,26 @@ static mcrepl_return_t check_key(const char *key, size_t len)
   return MCREPL_SUCCESS;
 }
 
+/* FNV-1a: enough to spread keys over the stripes. */
+static uint32_t cheap_hash(const char *key, size_t len)
+{
+  uint32_t h = 2166136261u;
+  size_t i;
+
+  for (i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  return h;
+}
+
+/* The key's pair, and a hash for its stripe. A single pair needs no ring:
+ * the MD5 it costs is then saved on every call. */
 static mcrepl__pair_t *pair_of(const mcrepl_t *m, const char *key,
                                size_t len, uint32_t *hash)
 {
+  if (m->npairs == 1) {
+    *hash = cheap_hash(key, len);
+    return &m->pairs[0];
+  }
   *hash = mcrepl__ring_hash(key, len);
   return &m->pairs[mcrepl__ring_lookup(m->ring, *hash)];
 }
@@ -686,9 +703,10 @@ MCREPL_API mcrepl_return_t mcrepl_mget(mcrepl_t *m, const char *const *keys,
   ks.lens = malloc(n * sizeof *ks.lens);
   if (!owner || !ks.keys || !ks.lens)
     rc = MCREPL_NOMEM;
-  for (i = 0; rc == MCREPL_SUCCESS && i < n; i++)
-    owner[i] = mcrepl__ring_lookup(
-        m->ring, mcrepl__ring_hash(keys[i], key_lens[i]));
+  for (i = 0; rc == MCREPL_SUCCESS && i < n; i++) {
+    uint32_t h;
+    owner[i] = (size_t)(pair_of(m, keys[i], key_lens[i], &h) - m->pairs);
+  }
   for (j = 0; rc != MCREPL_NOMEM && j < m->npairs; j++) {
     for (ks.n = 0, i = 0; i < n; i++)
       if (owner[i] == j) {
