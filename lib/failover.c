@@ -12,6 +12,31 @@
 #include "internal.h"
 #include "node.h"
 
+/* Clocks -----------------------------------------------------------------*/
+
+static void note_skew(mcrepl__sender_t *s, const mcrepl__stats_reply_t *id)
+{
+  size_t i, n;
+
+  s->skew[s->nskew++ % 8] = (int64_t)id->time - (int64_t)time(NULL);
+  n = s->nskew < 8 ? s->nskew : 8;
+  s->slave_skew_s = s->skew[0];
+  for (i = 1; i < n; i++)
+    if (s->skew[i] > s->slave_skew_s)
+      s->slave_skew_s = s->skew[i];
+}
+
+/* Samples the slave's clock again, between batches. */
+static void watch_slave_clock(mcrepl__pair_t *p)
+{
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__stats_reply_t id;
+
+  if (p->s.slave.fd >= 0 &&
+      mcrepl__conn_stats(&p->s.slave, &id, &io) == MCREPL_SUCCESS)
+    note_skew(&p->s, &id);
+}
+
 /* Vip --------------------------------------------------------------------*/
 
 static int probe(mcrepl__pair_t *p, const mcrepl__addr_t *a,
@@ -180,6 +205,7 @@ void mcrepl__failover_tick(mcrepl__pair_t *p)
       follow_vip(p, &id);
     sample_dirt(p, &id);
   }
+  watch_slave_clock(p);
   read_ready(p);
   mark_stale(p);
 }
@@ -199,6 +225,7 @@ mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,
   }
   s->node_id[i] = *id;
   s->node_known[i] = 1;
-  s->slave_skew_s = (int64_t)id->time - (int64_t)time(NULL);
+  s->nskew = 0;
+  note_skew(s, id);
   return MCREPL_SUCCESS;
 }

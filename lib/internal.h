@@ -29,6 +29,10 @@ typedef struct mcrepl__sender {
   int node_known[2];
   int64_t next_tick_ns;
   int64_t slave_skew_s;         /* slave's "stats time" minus ours */
+  /* Recent samples of it: memcached's clock ticks once a second, so a
+   * sample may lag by up to one; the largest recent one is the truth. */
+  int64_t skew[8];
+  size_t nskew;
   /* stats.dirt as counted before the master `pid.boot` handed out
    * `epoch`: a resync from it that began at a later epoch covers it. */
   struct {
