@@ -61,6 +61,7 @@ static const opt_t opts[] = {
   INT_OPT("backoff-max", backoff_max_ms, 1, MS_MAX),
   INT_OPT("dead-timeout", dead_timeout_ms, 1, MS_MAX),
   INT_OPT("batch-max", batch_max, 1, BATCH_MAX),
+  INT_OPT("batch-delay", batch_delay_us, 0, 1000000),
   INT_OPT("identity-interval", identity_interval_ms, 1, MS_MAX),
   INT_OPT("resync-rate", resync_rate, 0, RATE_MAX),
   {"binary-protocol", K_FLAG, offsetof(mcrepl__config_t, binary_protocol),
@@ -638,6 +639,7 @@ static void config_defaults(mcrepl__config_t *c)
   c->backoff_max_ms = 1000;
   c->dead_timeout_ms = 30000;
   c->batch_max = 512;
+  c->batch_delay_us = 700;
   c->binary_protocol = 0;
   c->identity_interval_ms = 500;
   c->resync_rate = 20000;

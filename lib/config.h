@@ -42,6 +42,9 @@ typedef struct mcrepl__config {
    * marks the pair dirty); default 30000 */
   int dead_timeout_ms;
   int batch_max;            /* --batch-max: writes per pipeline; 512 */
+  /* --batch-delay: microseconds between two pipelines to a slave, so
+   * that many writes share one round trip; 700 */
+  int batch_delay_us;
   int binary_protocol;      /* --binary-protocol: caller path only */
   /* --identity-interval: how often the sender asks which node is behind
    * the vip; default 500 */

@@ -1,6 +1,7 @@
 /* Plain TCP connections with timeouts (see conn.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -136,12 +137,52 @@ static mcrepl_return_t fail(mcrepl__conn_t *c, mcrepl_return_t rc)
 mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
                                   size_t len, const mcrepl__io_t *io)
 {
-  const char *s = p;
+  struct iovec v = {(void *)p, len};
+
+  return mcrepl__conn_sendv(c, &v, 1, io);
+}
+
+/* Drops n sent bytes off the front of the vector. */
+static void advance(struct iovec **iov, size_t *cnt, size_t n)
+{
+  while (*cnt > 0 && n >= (*iov)->iov_len) {
+    n -= (*iov)->iov_len;
+    ++*iov;
+    --*cnt;
+  }
+  if (*cnt > 0) {
+    (*iov)->iov_base = (char *)(*iov)->iov_base + n;
+    (*iov)->iov_len -= n;
+  }
+}
+
+static ssize_t send_some(int fd, struct iovec *iov, size_t cnt)
+{
+  struct msghdr mh;
+
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iov;
+  mh.msg_iovlen = cnt < IOV_MAX ? cnt : IOV_MAX;
+  return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
+                                   size_t cnt, const mcrepl__io_t *io)
+{
   int64_t progress = mcrepl__now_ns();
 
   if (c->fd < 0)
     return MCREPL_CONNECTION_FAILURE;
-  while (len > 0) {
+  advance(&iov, &cnt, 0);
+  /* Most pipelines fit the socket buffer: try before polling. */
+  if (cnt > 0) {
+    ssize_t n = send_some(c->fd, iov, cnt);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return fail(c, MCREPL_CONNECTION_FAILURE);
+    if (n > 0)
+      advance(&iov, &cnt, (size_t)n);
+  }
+  while (cnt > 0) {
     int ms = slice_ms(io, progress), ev;
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
@@ -156,12 +197,11 @@ mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
         progress = mcrepl__now_ns();
     }
     if (ev & POLLOUT) {
-      ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
+      ssize_t n = send_some(c->fd, iov, cnt);
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         return fail(c, MCREPL_CONNECTION_FAILURE);
       if (n > 0) {
-        s += n;
-        len -= (size_t)n;
+        advance(&iov, &cnt, (size_t)n);
         progress = mcrepl__now_ns();
       }
     }

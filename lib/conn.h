@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "config.h"
 #include "mcrepl/mcrepl.h"
@@ -38,6 +39,9 @@ void mcrepl__conn_free(mcrepl__conn_t *c);
  * buffered, so a long pipeline cannot deadlock on full socket buffers. */
 mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
                                   size_t len, const mcrepl__io_t *io);
+/* The same for a vector; iov is consumed (advanced) as it goes. */
+mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
+                                   size_t n, const mcrepl__io_t *io);
 /* The next line, without its CRLF; valid until the next call. */
 mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
                                   size_t *len, const mcrepl__io_t *io);

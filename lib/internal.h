@@ -44,7 +44,9 @@ typedef struct mcrepl__sender {
   int stale_written;            /* the master carries our stale marker */
   int was_up;                   /* the slave was reachable last we knew */
   int was_dirty;                /* ... and dirty */
-  mcrepl__buf_t out;            /* the pipeline being sent */
+  mcrepl__buf_t out;            /* read-backs being sent */
+  mcrepl__pipe_t pipe;          /* the slave's pipeline being sent */
+  int64_t last_batch_ns;        /* when the last batch was taken */
   mcrepl__buf_t states;         /* values read back from the master */
   struct mcrepl__state *state;  /* one per read-back of the batch */
   size_t nstate;

@@ -68,16 +68,102 @@ void mcrepl__buf_free(mcrepl__buf_t *b)
   b->len = b->cap = 0;
 }
 
+int mcrepl__proto_ms_head(mcrepl__buf_t *b, const char *key, size_t klen,
+                          size_t vlen, uint32_t flags, int64_t ttl)
+{
+  return mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld q\r\n", (int)klen,
+                            key, vlen, flags, (long long)ttl);
+}
+
 int mcrepl__proto_ms(mcrepl__buf_t *b, const char *key, size_t klen,
                      const char *val, size_t vlen, uint32_t flags,
                      int64_t ttl)
 {
-  if (mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld q\r\n", (int)klen, key,
-                         vlen, flags, (long long)ttl) != 0)
+  if (mcrepl__proto_ms_head(b, key, klen, vlen, flags, ttl) != 0)
     return -1;
   if (mcrepl__buf_add(b, val, vlen) != 0)
     return -1;
   return mcrepl__buf_add(b, "\r\n", 2);
+}
+
+/* Pipelines ---------------------------------------------------------- */
+
+/* Below this a value is cheaper to copy than to send from elsewhere. */
+#define EXT_MIN 4096
+
+void mcrepl__pipe_reset(mcrepl__pipe_t *pp)
+{
+  pp->buf.len = 0;
+  pp->nseg = 0;
+  pp->mark = 0;
+}
+
+static int add_seg(mcrepl__pipe_t *pp, const char *ext, size_t off,
+                   size_t len)
+{
+  if (len == 0)
+    return 0;
+  if (pp->nseg == pp->cap) {
+    size_t cap = pp->cap ? pp->cap * 2 : 64;
+    struct mcrepl__seg *seg = realloc(pp->seg, cap * sizeof *seg);
+    struct iovec *iov;
+    if (!seg)
+      return -1;
+    pp->seg = seg;
+    iov = realloc(pp->iov, cap * sizeof *iov);
+    if (!iov)
+      return -1;
+    pp->iov = iov;
+    pp->cap = cap;
+  }
+  pp->seg[pp->nseg].ext = ext;
+  pp->seg[pp->nseg].off = off;
+  pp->seg[pp->nseg++].len = len;
+  return 0;
+}
+
+/* The text written since the last segment becomes one. */
+static int cut(mcrepl__pipe_t *pp)
+{
+  size_t from = pp->mark;
+
+  pp->mark = pp->buf.len;
+  return add_seg(pp, NULL, from, pp->buf.len - from);
+}
+
+int mcrepl__pipe_value(mcrepl__pipe_t *pp, const char *v, size_t len)
+{
+  if (len < EXT_MIN)
+    return mcrepl__buf_add(&pp->buf, v, len);
+  return cut(pp) || add_seg(pp, v, 0, len);
+}
+
+/* Offsets, not pointers, until now: buf may have moved as it grew. */
+int mcrepl__pipe_iov(mcrepl__pipe_t *pp, struct iovec **iov, size_t *n)
+{
+  size_t i;
+
+  if (cut(pp) != 0)
+    return -1;
+  for (i = 0; i < pp->nseg; i++) {
+    pp->iov[i].iov_base = (void *)(pp->seg[i].ext
+                                       ? pp->seg[i].ext
+                                       : pp->buf.p + pp->seg[i].off);
+    pp->iov[i].iov_len = pp->seg[i].len;
+  }
+  *iov = pp->iov;
+  *n = pp->nseg;
+  return 0;
+}
+
+void mcrepl__pipe_free(mcrepl__pipe_t *pp)
+{
+  mcrepl__buf_free(&pp->buf);
+  free(pp->seg);
+  free(pp->iov);
+  pp->seg = NULL;
+  pp->iov = NULL;
+  pp->nseg = pp->cap = pp->mark = 0;
 }
 
 int mcrepl__proto_md(mcrepl__buf_t *b, const char *key, size_t klen)

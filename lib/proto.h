@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct mcrepl__buf {
   char *p;
@@ -19,6 +20,31 @@ int mcrepl__buf_add(mcrepl__buf_t *b, const void *data, size_t len);
 int mcrepl__buf_printf(mcrepl__buf_t *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 void mcrepl__buf_free(mcrepl__buf_t *b);
+
+/* A pipeline: text in buf, with large values left where they are and
+ * sent from there (writev), so that no value is copied twice. */
+typedef struct mcrepl__pipe {
+  mcrepl__buf_t buf;
+  struct mcrepl__seg {
+    const char *ext; /* NULL: buf[off, off + len) */
+    size_t off, len;
+  } *seg;
+  size_t nseg, cap;
+  size_t mark;       /* buf bytes already in a segment */
+  struct iovec *iov; /* cap of them */
+} mcrepl__pipe_t;
+
+void mcrepl__pipe_reset(mcrepl__pipe_t *pp);
+/* Appends a value: copied when small, referenced when large (it must
+ * then live until the pipeline is sent). */
+int mcrepl__pipe_value(mcrepl__pipe_t *pp, const char *v, size_t len);
+/* Closes the pipeline into iovecs, valid until pp changes. */
+int mcrepl__pipe_iov(mcrepl__pipe_t *pp, struct iovec **iov, size_t *n);
+void mcrepl__pipe_free(mcrepl__pipe_t *pp);
+
+/* "ms <key> <len> F<flags> T<ttl> q" and CRLF, without the data. */
+int mcrepl__proto_ms_head(mcrepl__buf_t *b, const char *key, size_t klen,
+                          size_t vlen, uint32_t flags, int64_t ttl);
 
 /* "ms <key> <len> F<flags> T<ttl> q" + data; ttl 0 never expires. */
 int mcrepl__proto_ms(mcrepl__buf_t *b, const char *key, size_t klen,

@@ -6,11 +6,10 @@
 #include "clock.h"
 #include "queue.h"
 
-/* A sender with nothing to do polls every LINGER_NS for a while instead
- * of asking producers to wake it: a wake-up per write costs the caller
- * more than the write itself. After IDLE_POLLS empty polls it sleeps
- * until signalled. */
-#define LINGER_NS 400000
+/* A sender with nothing to do polls every q->linger_ns for a while
+ * instead of asking producers to wake it: a wake-up per write costs the
+ * caller more than the write itself. After IDLE_POLLS empty polls it
+ * sleeps until signalled. */
 #define IDLE_POLLS 50
 
 mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
@@ -66,10 +65,12 @@ int mcrepl__cond_init(pthread_cond_t *c)
   return rc == 0 ? 0 : -1;
 }
 
-int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes)
+int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
+                      int64_t linger_ns)
 {
   memset(q, 0, sizeof *q);
   q->max_bytes = max_bytes;
+  q->linger_ns = linger_ns > 0 ? linger_ns : 100000;
   if (pthread_mutex_init(&q->mu, NULL) != 0)
     return -1;
   if (mcrepl__cond_init(&q->wake) != 0) {
@@ -141,6 +142,8 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   q->tail = e;
   q->items++;
   q->bytes += size;
+  q->pending++;
+  q->pending_bytes += size;
   if (q->sender_idle)
     pthread_cond_signal(&q->wake);
   pthread_mutex_unlock(&q->mu);
@@ -155,29 +158,44 @@ void mcrepl__queue_count_drop(mcrepl__queue_t *q)
   pthread_mutex_unlock(&q->mu);
 }
 
-/* Sleeps until there is work, a stop, or until_ns; see LINGER_NS. */
-static void wait_work(mcrepl__queue_t *q, int64_t until_ns)
+/* A batch is worth sending: it is full, or its time has come. */
+static int batch_ready(const mcrepl__queue_t *q, const mcrepl__take_t *t,
+                       int64_t now)
 {
-  while (!q->head && !q->stopping && mcrepl__now_ns() < until_ns) {
-    if (q->idle_polls < IDLE_POLLS) {
+  return q->head && (now >= t->not_before_ns || q->pending >= t->max ||
+                     q->pending_bytes >= t->max_bytes);
+}
+
+/* Sleeps until a batch is ready, a stop, or until_ns. */
+static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
+{
+  int64_t now;
+
+  while (!q->stopping && (now = mcrepl__now_ns()) < t->until_ns &&
+         !batch_ready(q, t, now)) {
+    if (q->head) {
+      /* Writes gather while the last pipeline's window lasts. */
+      timed_wait(&q->wake, &q->mu, t->not_before_ns < t->until_ns
+                                       ? t->not_before_ns : t->until_ns);
+    } else if (q->idle_polls < IDLE_POLLS) {
       q->idle_polls++;
-      timed_wait(&q->wake, &q->mu, mcrepl__now_ns() + LINGER_NS);
+      timed_wait(&q->wake, &q->mu, now + q->linger_ns);
     } else {
       q->sender_idle = 1;
-      timed_wait(&q->wake, &q->mu, until_ns);
+      timed_wait(&q->wake, &q->mu, t->until_ns);
       q->sender_idle = 0;
     }
   }
 }
 
-mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
-                                    size_t *n, int64_t until_ns)
+mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
+                                    const mcrepl__take_t *t, size_t *n)
 {
   mcrepl__entry_t *first, *last;
-  size_t count = 1;
+  size_t count = 1, bytes;
 
   pthread_mutex_lock(&q->mu);
-  wait_work(q, until_ns);
+  wait_work(q, t);
   first = q->head;
   if (!first) {
     pthread_mutex_unlock(&q->mu);
@@ -185,8 +203,14 @@ mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
     return NULL;
   }
   q->idle_polls = 0;
-  for (last = first; last->next && count < max; last = last->next)
+  bytes = mcrepl__entry_size(first);
+  for (last = first; last->next && count < t->max && bytes < t->max_bytes;
+       last = last->next) {
     count++;
+    bytes += mcrepl__entry_size(last->next);
+  }
+  q->pending -= count;
+  q->pending_bytes -= bytes;
   q->head = last->next;
   if (!q->head)
     q->tail = NULL;

@@ -39,6 +39,8 @@ typedef struct mcrepl__queue {
   mcrepl__entry_t *head, *tail; /* not yet taken by the sender */
   uint64_t max_bytes;
   uint64_t items, bytes;   /* pending and in flight */
+  uint64_t pending, pending_bytes; /* not yet taken by the sender */
+  int64_t linger_ns;       /* an idle sender's polling interval */
   uint64_t queued, replicated, dropped;
   uint64_t seq_last;       /* the last sequence number handed out */
   uint64_t seq_done;       /* every entry up to here is processed */
@@ -56,7 +58,10 @@ mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
 size_t mcrepl__entry_size(const mcrepl__entry_t *e);
 void mcrepl__entry_free_list(mcrepl__entry_t *e);
 
-int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes);
+/* linger_ns: how often an idle sender looks for work before it sleeps
+ * until signalled. */
+int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
+                      int64_t linger_ns);
 /* Frees whatever is still queued; no thread may use q any more. */
 void mcrepl__queue_destroy(mcrepl__queue_t *q);
 
@@ -66,11 +71,21 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms);
 /* Counts a write that could not even be queued (no memory). */
 void mcrepl__queue_count_drop(mcrepl__queue_t *q);
 
-/* For the sender: up to max entries in order, waiting for the first one
- * until until_ns (monotonic). NULL when none came, or once stopped and
- * empty (then mcrepl__queue_stopping() says so). */
-mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q, size_t max,
-                                    size_t *n, int64_t until_ns);
+/* What the sender will take. A batch is handed over when it is full
+ * (max entries or max_bytes) or once not_before_ns has come: pipelines
+ * go out at most once per window, so that many writes share one. */
+typedef struct mcrepl__take {
+  size_t max;
+  size_t max_bytes;
+  int64_t not_before_ns;
+  int64_t until_ns;      /* give up waiting then (monotonic) */
+} mcrepl__take_t;
+
+/* For the sender: a batch of entries in order. NULL when none came by
+ * until_ns, or once stopped and empty (mcrepl__queue_stopping() then
+ * says so). */
+mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
+                                    const mcrepl__take_t *t, size_t *n);
 int mcrepl__queue_stopping(mcrepl__queue_t *q);
 /* For the sender: the batch from take() is processed; failed of them
  * were not applied. Frees the batch. */

@@ -7,6 +7,9 @@
 #include "internal.h"
 
 #define BACKOFF_MIN_MS 10
+/* A pipeline carries at most this much (more if one value is larger):
+ * the values stay in the queue's entries and are sent from there. */
+#define BATCH_BYTES ((size_t)4 << 20)
 #define BACKOFF_SLICE_MS 50
 
 /* The master's state of one read-back key. */
@@ -181,25 +184,35 @@ static int64_t expiry_at(const when_t *w, int64_t seconds_left)
   return w->slave_s + seconds_left;
 }
 
-static int add_state(mcrepl__buf_t *b, const mcrepl__entry_t *e,
+/* "ms" with the value sent from where it lies. */
+static int add_ms(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
+                  const char *val, size_t vlen, uint32_t flags, int64_t ttl)
+{
+  return mcrepl__proto_ms_head(&pp->buf, e->data, e->key_len, vlen, flags,
+                               ttl) ||
+         mcrepl__pipe_value(pp, val, vlen) ||
+         mcrepl__buf_add(&pp->buf, "\r\n", 2);
+}
+
+static int add_state(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
                      const mcrepl__state_t *st, const char *values,
                      const when_t *w)
 {
   int64_t ttl = st->meta.ttl;
 
   if (!st->found)
-    return mcrepl__proto_md(b, e->data, e->key_len);
+    return mcrepl__proto_md(&pp->buf, e->data, e->key_len);
   /* t-1 is "never"; t0 means under a second is left, not "never". */
   ttl = ttl < 0 ? 0 : expiry_at(w, ttl == 0 ? 1 : ttl);
-  return mcrepl__proto_ms(b, e->data, e->key_len,
-                          values ? values + st->off : "", st->meta.vlen,
-                          st->meta.flags, ttl);
+  return add_ms(pp, e, values ? values + st->off : "", st->meta.vlen,
+                st->meta.flags, ttl);
 }
 
-static int add_entry(mcrepl__buf_t *b, const mcrepl__entry_t *e,
+static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
                      const mcrepl__state_t *st, const char *values,
                      const when_t *w)
 {
+  mcrepl__buf_t *b = &pp->buf;
   int64_t ttl;
 
   switch (e->op) {
@@ -207,11 +220,10 @@ static int add_entry(mcrepl__buf_t *b, const mcrepl__entry_t *e,
     ttl = e->exptime == 0 ? 0 : ttl_left(e, w->now_ns);
     if (e->exptime != 0 && ttl <= 0)
       return mcrepl__proto_md(b, e->data, e->key_len);
-    return mcrepl__proto_ms(b, e->data, e->key_len, e->data + e->key_len,
-                            e->value_len, e->flags,
-                            ttl ? expiry_at(w, ttl) : 0);
+    return add_ms(pp, e, e->data + e->key_len, e->value_len, e->flags,
+                  ttl ? expiry_at(w, ttl) : 0);
   case MCREPL__OP_READBACK:
-    return add_state(b, e, st, values, w);
+    return add_state(pp, e, st, values, w);
   case MCREPL__OP_DELETE:
     return mcrepl__proto_md(b, e->data, e->key_len);
   case MCREPL__OP_FLUSH:
@@ -230,12 +242,12 @@ static mcrepl_return_t build(mcrepl__pair_t *p, const mcrepl__entry_t *batch)
   when_t w = {mcrepl__now_ns(), (int64_t)time(NULL) + s->slave_skew_s};
   size_t i = 0;
 
-  s->out.len = 0;
+  mcrepl__pipe_reset(&s->pipe);
   for (e = batch; e; e = e->next, i++)
-    if (add_entry(&s->out, e, &s->state[i], s->states.p, &w) != 0)
+    if (add_entry(&s->pipe, e, &s->state[i], s->states.p, &w) != 0)
       return MCREPL_NOMEM;
-  return mcrepl__buf_add(&s->out, "mn\r\n", 4) == 0 ? MCREPL_SUCCESS
-                                                     : MCREPL_NOMEM;
+  return mcrepl__buf_add(&s->pipe.buf, "mn\r\n", 4) == 0 ? MCREPL_SUCCESS
+                                                          : MCREPL_NOMEM;
 }
 
 /* Sends the pipeline and reads until "MN". Only failures come back
@@ -246,11 +258,13 @@ static mcrepl_return_t apply(mcrepl__pair_t *p, uint64_t *failed)
   /* A slow slave is waited for, long: giving up on a connection that
    * still holds writes lets them land late, after newer ones. */
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->dead_timeout_ms);
-  mcrepl_return_t rc;
+  mcrepl_return_t rc = MCREPL_NOMEM;
+  struct iovec *iov;
   const char *line;
-  size_t len;
+  size_t len, n;
 
-  rc = mcrepl__conn_send(&s->slave, s->out.p, s->out.len, &io);
+  if (mcrepl__pipe_iov(&s->pipe, &iov, &n) == 0)
+    rc = mcrepl__conn_sendv(&s->slave, iov, n, &io);
   while (rc == MCREPL_SUCCESS) {
     rc = mcrepl__conn_line(&s->slave, &line, &len, &io);
     if (rc != MCREPL_SUCCESS)
@@ -362,10 +376,15 @@ static void *sender_main(void *arg)
   size_t n;
 
   while (!mcrepl__queue_stopping(&p->q)) {
-    batch = mcrepl__queue_take(&p->q, (size_t)p->cfg->batch_max, &n,
-                               p->s.next_tick_ns);
-    if (batch)
+    mcrepl__take_t t = {(size_t)p->cfg->batch_max, BATCH_BYTES,
+                        p->s.last_batch_ns +
+                            (int64_t)p->cfg->batch_delay_us * 1000,
+                        p->s.next_tick_ns};
+    batch = mcrepl__queue_take(&p->q, &t, &n);
+    if (batch) {
+      p->s.last_batch_ns = mcrepl__now_ns();
       deliver(p, batch, n);
+    }
     mcrepl__failover_tick(p);
   }
   return NULL;
@@ -410,6 +429,7 @@ void mcrepl__sender_stop(mcrepl__pair_t *p, int64_t deadline_ns)
   mcrepl__conn_free(&s->slave);
   mcrepl__conn_free(&s->master);
   mcrepl__buf_free(&s->out);
+  mcrepl__pipe_free(&s->pipe);
   mcrepl__buf_free(&s->states);
   free(s->state);
   s->state = NULL;

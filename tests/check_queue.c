@@ -20,6 +20,13 @@ static mcrepl__entry_t *mk(const char *key, size_t vlen)
   return e;
 }
 
+static mcrepl__entry_t *take(mcrepl__queue_t *q, size_t max,
+                             int64_t until, size_t *n)
+{
+  mcrepl__take_t t = {max, SIZE_MAX, 0, until};
+  return mcrepl__queue_take(q, &t, n);
+}
+
 static void assert_adds_up(mcrepl__queue_t *q)
 {
   mcrepl__queue_counts_t c;
@@ -35,12 +42,12 @@ START_TEST(order_is_kept)
   char key[16];
   size_t n, i = 0;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
   for (int k = 0; k < 100; k++) {
     snprintf(key, sizeof key, "k%d", k);
     ck_assert_int_eq(mcrepl__queue_push(&q, mk(key, 10), 0), 1);
   }
-  b = mcrepl__queue_take(&q, 1000, &n, INT64_MAX);
+  b = take(&q, 1000, INT64_MAX, &n);
   ck_assert_uint_eq(n, 100);
   for (e = b; e; e = e->next, i++) {
     snprintf(key, sizeof key, "k%zu", i);
@@ -59,14 +66,14 @@ START_TEST(batches_are_capped)
   mcrepl__entry_t *b;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
   for (int k = 0; k < 10; k++)
     mcrepl__queue_push(&q, mk("k", 1), 0);
-  b = mcrepl__queue_take(&q, 4, &n, INT64_MAX);
+  b = take(&q, 4, INT64_MAX, &n);
   ck_assert_uint_eq(n, 4);
   ck_assert_uint_eq(b->seq, 1);
   mcrepl__queue_done(&q, b, 1);
-  b = mcrepl__queue_take(&q, 4, &n, INT64_MAX);
+  b = take(&q, 4, INT64_MAX, &n);
   ck_assert_uint_eq(b->seq, 5);
   mcrepl__queue_done(&q, b, 0);
   assert_adds_up(&q);
@@ -80,7 +87,7 @@ START_TEST(bound_in_bytes_drops_and_counts)
   mcrepl__queue_counts_t c;
   int queued = 0;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
   for (int k = 0; k < 100; k++)
     queued += mcrepl__queue_push(&q, mk("key", 100), 0);
   mcrepl__queue_counts(&q, &c);
@@ -104,13 +111,13 @@ START_TEST(wait_sees_progress_and_times_out)
   uint64_t mark;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
   mcrepl__queue_push(&q, mk("a", 1), 0);
   mark = mcrepl__queue_mark(&q);
   ck_assert_uint_eq(mark, 1);
   ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
                                       mcrepl__now_ns() + 20000000), -1);
-  b = mcrepl__queue_take(&q, 10, &n, INT64_MAX);
+  b = take(&q, 10, INT64_MAX, &n);
   mcrepl__queue_done(&q, b, 0);
   ck_assert_int_eq(mcrepl__queue_wait(&q, mark,
                                       mcrepl__now_ns() + 20000000), 0);
@@ -125,7 +132,7 @@ static void *consumer(void *arg)
   size_t n;
 
   while (!mcrepl__queue_stopping(q))
-    if ((b = mcrepl__queue_take(q, 16, &n, mcrepl__now_ns() + 50000000)))
+    if ((b = take(q, 16, mcrepl__now_ns() + 50000000, &n)))
       mcrepl__queue_done(q, b, 0);
   return NULL;
 }
@@ -136,7 +143,7 @@ START_TEST(blocking_producer_waits_for_room)
   mcrepl__queue_counts_t c;
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
   ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
   for (int k = 0; k < 20000; k++)
     ck_assert_int_eq(mcrepl__queue_push(&q, mk("k", 100), 5000), 1);
@@ -155,7 +162,7 @@ START_TEST(stop_wakes_an_idle_sender)
   mcrepl__queue_t q;
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
   ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
   {
     struct timespec ts = {0, 100000000}; /* let it fall deeply asleep */
@@ -185,6 +192,34 @@ START_TEST(lag_percentiles)
 }
 END_TEST
 
+START_TEST(batches_gather_until_their_window)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *b;
+  int64_t t0 = mcrepl__now_ns();
+  mcrepl__take_t t = {4, SIZE_MAX, t0 + 50000000, t0 + 1000000000};
+  size_t n;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  mcrepl__queue_push(&q, mk("a", 1), 0);
+  b = mcrepl__queue_take(&q, &t, &n);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_int_ge(mcrepl__now_ns() - t0, 50000000); /* waited its turn */
+  mcrepl__queue_done(&q, b, 0);
+  /* A full batch does not wait for its window. */
+  for (int k = 0; k < 4; k++)
+    mcrepl__queue_push(&q, mk("b", 1), 0);
+  t0 = mcrepl__now_ns();
+  t.not_before_ns = t0 + 500000000;
+  b = mcrepl__queue_take(&q, &t, &n);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_int_lt(mcrepl__now_ns() - t0, 250000000);
+  mcrepl__queue_done(&q, b, 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("queue");
@@ -198,6 +233,7 @@ static Suite *suite(void)
   tcase_add_test(tc, blocking_producer_waits_for_room);
   tcase_add_test(tc, stop_wakes_an_idle_sender);
   tcase_add_test(tc, lag_percentiles);
+  tcase_add_test(tc, batches_gather_until_their_window);
   suite_add_tcase(s, tc);
   return s;
 }
