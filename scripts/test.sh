@@ -189,13 +189,25 @@ finish() {
   exit "$rc"
 }
 
+# The longer suites, each a script of its own; every one runs even when
+# an earlier one failed, so that one CI run shows every failure.
+run_suite() {
+  log "$*"
+  stage "$@" || { echo "FAILED: $*" >&2; return 1; }
+}
+
 main() {
+  local rc=0
   cd "$ROOT"
   install_deps || { echo "dependency install failed" >&2; finish 1; }
   build || { echo "build failed" >&2; FAILED=1; finish 1; }
-  run_checks || finish 1
-  stage run_user_program || finish 1
-  finish 0
+  run_checks || rc=1
+  stage run_user_program || rc=1
+  run_suite bash scripts/bench-smoke.sh tools/mcrepl-bench || rc=1
+  run_suite bash tests/failover/run.sh || rc=1
+  run_suite bash scripts/hardening.sh || rc=1
+  run_suite bash scripts/packaging.sh || rc=1
+  finish "$rc"
 }
 
 main "$@"
