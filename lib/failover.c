@@ -12,6 +12,10 @@
 #include "internal.h"
 #include "node.h"
 
+/* How long a handle being destroyed may spend telling the master that
+ * its slave missed writes. */
+#define LAST_WORD_MS 300
+
 /* Clocks -----------------------------------------------------------------*/
 
 static void note_skew(mcrepl__sender_t *s, const mcrepl__stats_reply_t *id)
@@ -75,6 +79,9 @@ static void switch_roles(mcrepl__pair_t *p, int master)
   mcrepl__sender_t *s = &p->s;
 
   atomic_store(&p->master_idx, master);
+  /* The vip answers again, from the other node: callers may use it. */
+  atomic_store(&p->target_down_until, 0);
+  mcrepl__pool_renew(&p->pool);
   mcrepl__conn_close(&s->slave);
   atomic_store(&p->st.slave_up, 0);
   s->stale_written = 0;
@@ -101,13 +108,29 @@ static void follow_vip(mcrepl__pair_t *p, const mcrepl__stats_reply_t *vip)
 
 /* Markers ----------------------------------------------------------------*/
 
+/* While the sender cannot reach the target, reads keep away from it
+ * (they go to the nodes directly), so that no caller waits on an address
+ * that VRRP is moving: the sender's probes bring the target back. */
+static void keep_target_down(mcrepl__pair_t *p)
+{
+  int64_t until = mcrepl__now_ns() +
+                  mcrepl__ms_to_ns(p->cfg->connect_timeout_ms +
+                                   2 * (int64_t)p->cfg->identity_interval_ms);
+
+  if (until > atomic_load(&p->target_down_until))
+    atomic_store(&p->target_down_until, until);
+}
+
 /* Asks the master (through the vip) who it is. */
 static int ask_master(mcrepl__pair_t *p, mcrepl__stats_reply_t *id)
 {
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
 
-  return mcrepl__sender_master(p) == MCREPL_SUCCESS &&
-         mcrepl__conn_stats(&p->s.master, id, &io) == MCREPL_SUCCESS;
+  if (mcrepl__sender_master(p) == MCREPL_SUCCESS &&
+      mcrepl__conn_stats(&p->s.master, id, &io) == MCREPL_SUCCESS)
+    return 1;
+  keep_target_down(p);
+  return 0;
 }
 
 /* New dirt: takes a number from the master's epoch counter, so that any
@@ -167,10 +190,9 @@ static void read_ready(mcrepl__pair_t *p)
 }
 
 /* A dirty slave must not become master: its health check reads this. */
-static void mark_stale(mcrepl__pair_t *p)
+static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
 {
   mcrepl__sender_t *s = &p->s;
-  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
   char key[MCREPL__ADDR_MAX + 16];
   int dirty = mcrepl__stats_dirty(&p->st);
 
@@ -188,7 +210,22 @@ static void mark_stale(mcrepl__pair_t *p)
     return;
   mcrepl__stale_key(key, sizeof key, mcrepl__slave_addr(p)->text);
   s->stale_written = mcrepl__marker_put(&s->master, key, "missed writes",
-                                        0, 'S', &io) == MCREPL_SUCCESS;
+                                        0, 'S', io) == MCREPL_SUCCESS;
+}
+
+/* Writes dropped at shutdown must still keep the slave from being
+ * promoted; past the shutdown deadline, one short try is allowed. */
+void mcrepl__failover_last_word(mcrepl__pair_t *p)
+{
+  mcrepl__io_t io = {.stall_ms = LAST_WORD_MS, .deadline = NULL};
+
+  if (!mcrepl__stats_dirty(&p->st) || p->s.stale_written)
+    return;
+  if (p->s.master.fd < 0 &&
+      mcrepl__conn_open(&p->s.master, p->target, LAST_WORD_MS) !=
+          MCREPL_SUCCESS)
+    return;
+  mark_stale(p, &io);
 }
 
 void mcrepl__failover_tick(mcrepl__pair_t *p)
@@ -207,7 +244,10 @@ void mcrepl__failover_tick(mcrepl__pair_t *p)
   }
   watch_slave_clock(p);
   read_ready(p);
-  mark_stale(p);
+  {
+    mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
+    mark_stale(p, &io);
+  }
 }
 
 mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,

@@ -103,6 +103,8 @@ mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p);
  * slave was resynced (clears dirty), whether the master carries the
  * stale marker a dirty pair owes it. Sender thread only. */
 void mcrepl__failover_tick(mcrepl__pair_t *p);
+/* At shutdown: leaves the stale marker a dirty pair owes its master. */
+void mcrepl__failover_last_word(mcrepl__pair_t *p);
 /* A (re)connected slave's identity: another process than before lost
  * what it held, and the pair becomes dirty. */
 mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,

@@ -545,26 +545,43 @@ static int target_unreachable(mcrepl_return_t rc)
          rc == MCREPL_HOST_LOOKUP_FAILURE;
 }
 
-static mcrepl__pool_t *read_pool(mcrepl__pair_t *p, int *fallback)
+/* The pools a read tries, in order: the target (unless it failed
+ * lately), then the real node last seen behind the vip (the vip's
+ * address may still lead nowhere while ARP catches up), then the other
+ * node. */
+static size_t read_pools(mcrepl__pair_t *p, mcrepl__pool_t **out)
 {
-  *fallback = p->cfg->read_failover &&
-              mcrepl__now_ns() < atomic_load(&p->target_down_until);
-  if (!*fallback)
-    return &p->pool;
-  atomic_fetch_add(&p->read_failovers, 1);
-  return &p->node_pool[1 - atomic_load(&p->master_idx)];
+  int idx = atomic_load(&p->master_idx);
+  size_t n = 0;
+
+  if (!p->cfg->read_failover ||
+      mcrepl__now_ns() >= atomic_load(&p->target_down_until))
+    out[n++] = &p->pool;
+  if (p->cfg->read_failover) {
+    if (p->conf->has_vip)
+      out[n++] = &p->node_pool[idx];
+    out[n++] = &p->node_pool[1 - idx];
+  }
+  return n;
 }
 
-/* After a read on the target failed: whether to ask the other node. */
-static mcrepl__pool_t *failover_pool(mcrepl__pair_t *p, mcrepl_return_t rc,
-                                     int fallback)
+/* A read on pools[i] came back with rc: whether to try the next. */
+static int try_next(mcrepl__pair_t *p, mcrepl__pool_t *pool,
+                    mcrepl_return_t rc)
 {
-  if (fallback || !p->cfg->read_failover || !target_unreachable(rc))
-    return NULL;
-  atomic_store(&p->target_down_until,
-               mcrepl__now_ns() + mcrepl__ms_to_ns(p->cfg->retry_timeout_ms));
-  atomic_fetch_add(&p->read_failovers, 1);
-  return &p->node_pool[1 - atomic_load(&p->master_idx)];
+  if (!target_unreachable(rc))
+    return 0;
+  if (pool == &p->pool)
+    atomic_store(&p->target_down_until,
+                 mcrepl__now_ns() +
+                     mcrepl__ms_to_ns(p->cfg->retry_timeout_ms));
+  return 1;
+}
+
+static void count_failover(mcrepl__pair_t *p, mcrepl__pool_t *pool)
+{
+  if (pool != &p->pool)
+    atomic_fetch_add(&p->read_failovers, 1);
 }
 
 static mcrepl_return_t fetch_on(mcrepl__pool_t *pool, const char *key,
@@ -583,11 +600,11 @@ static mcrepl_return_t fetch_on(mcrepl__pool_t *pool, const char *key,
 static char *get_common(mcrepl_t *m, const char *key, size_t key_len,
                         getout_t *o, mcrepl_return_t *rcp)
 {
-  mcrepl_return_t rc, dummy;
-  mcrepl__pool_t *pool;
+  mcrepl_return_t rc = MCREPL_FAILURE, dummy;
+  mcrepl__pool_t *pools[3];
   mcrepl__pair_t *p;
   uint32_t hash;
-  int fallback;
+  size_t i, n;
 
   if (!rcp)
     rcp = &dummy;
@@ -597,9 +614,14 @@ static char *get_common(mcrepl_t *m, const char *key, size_t key_len,
     return NULL;
   }
   p = pair_of(m, key, key_len, &hash);
-  rc = fetch_on(read_pool(p, &fallback), key, key_len, o);
-  if ((pool = failover_pool(p, rc, fallback)) != NULL)
-    rc = fetch_on(pool, key, key_len, o);
+  n = read_pools(p, pools);
+  for (i = 0; i < n; i++) {
+    rc = fetch_on(pools[i], key, key_len, o);
+    if (!try_next(p, pools[i], rc))
+      break;
+  }
+  if (i < n)
+    count_failover(p, pools[i]);
   *rcp = rc;
   return rc == MCREPL_SUCCESS ? o->value : NULL;
 }
@@ -661,15 +683,19 @@ static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
 static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
                                  mcrepl_get_cb cb, void *ctx)
 {
-  mcrepl__pool_t *pool;
-  size_t seen = 0;
-  int fallback;
-  mcrepl_return_t rc = mget_on(read_pool(p, &fallback), ks, cb, ctx, &seen);
+  mcrepl_return_t rc = MCREPL_FAILURE;
+  mcrepl__pool_t *pools[3];
+  size_t seen = 0, i, n = read_pools(p, pools);
 
   /* Only a fetch that returned nothing can be asked again: the callback
    * must not see a key twice. */
-  if (seen == 0 && (pool = failover_pool(p, rc, fallback)) != NULL)
-    rc = mget_on(pool, ks, cb, ctx, &seen);
+  for (i = 0; i < n; i++) {
+    rc = mget_on(pools[i], ks, cb, ctx, &seen);
+    if (seen > 0 || !try_next(p, pools[i], rc))
+      break;
+  }
+  if (i < n)
+    count_failover(p, pools[i]);
   return rc;
 }
 

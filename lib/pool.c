@@ -1,4 +1,5 @@
 /* A stack of idle libmemcached handles (see pool.h). */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "pool.h"
@@ -56,6 +57,12 @@ void mcrepl__pool_destroy(mcrepl__pool_t *p)
   pthread_mutex_destroy(&p->mu);
 }
 
+/* A handle remembers its pool's generation in its user data. */
+static unsigned gen_of(memcached_st *mc)
+{
+  return (unsigned)(uintptr_t)memcached_get_user_data(mc);
+}
+
 memcached_st *mcrepl__pool_get(mcrepl__pool_t *p)
 {
   memcached_st *mc = NULL;
@@ -63,15 +70,32 @@ memcached_st *mcrepl__pool_get(mcrepl__pool_t *p)
   pthread_mutex_lock(&p->mu);
   if (p->nidle > 0)
     mc = p->idle[--p->nidle];
-  else
-    mc = memcached_clone(NULL, p->tmpl);
+  else if ((mc = memcached_clone(NULL, p->tmpl)) != NULL)
+    memcached_set_user_data(mc, (void *)(uintptr_t)p->gen);
   pthread_mutex_unlock(&p->mu);
   return mc;
+}
+
+void mcrepl__pool_renew(mcrepl__pool_t *p)
+{
+  size_t i;
+
+  pthread_mutex_lock(&p->mu);
+  p->gen++;
+  for (i = 0; i < p->nidle; i++)
+    memcached_free(p->idle[i]);
+  p->nidle = 0;
+  pthread_mutex_unlock(&p->mu);
 }
 
 void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc)
 {
   pthread_mutex_lock(&p->mu);
+  if (gen_of(mc) != p->gen) {
+    pthread_mutex_unlock(&p->mu);
+    memcached_free(mc);
+    return;
+  }
   if (p->nidle == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 8;
     memcached_st **idle = realloc(p->idle, cap * sizeof *idle);

@@ -14,6 +14,7 @@ typedef struct mcrepl__pool {
   memcached_st *tmpl;  /* configured once; the others are its clones */
   memcached_st **idle;
   size_t nidle, cap;
+  unsigned gen;        /* handles of an older one are not given out */
 } mcrepl__pool_t;
 
 /* 0, or -1 when out of memory. */
@@ -25,5 +26,9 @@ memcached_st *mcrepl__pool_get(mcrepl__pool_t *p);
 /* Gives it back. A handle whose connection failed is kept: libmemcached
  * reconnects it by itself. */
 void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc);
+/* Forgets every handle's connection and failure state, e.g. when the vip
+ * moved: libmemcached would otherwise keep a server it saw fail out of
+ * use for its retry timeout, though a live node is behind it now. */
+void mcrepl__pool_renew(mcrepl__pool_t *p);
 
 #endif

@@ -14,6 +14,7 @@
 #define LOCK_TTL_S 15
 #define LOCK_REFRESH_NS (3 * 1000000000LL)
 #define BUSY_RETRIES 50
+#define MAX_PASSES 4
 
 typedef struct {
   mcrepl__config_t cfg;
@@ -262,7 +263,7 @@ static int report(resync_t *r)
   return r->cb ? r->cb(r->ctx, &r->pr) : 0;
 }
 
-static mcrepl_return_t copy_all(resync_t *r)
+static mcrepl_return_t copy_pass(resync_t *r)
 {
   mcrepl_return_t rc = start_dump(r);
   int end = 0;
@@ -280,7 +281,37 @@ static mcrepl_return_t copy_all(resync_t *r)
       return fail(r, MCREPL_FAILURE, "interrupted");
     pace(r);
   }
+  mcrepl__conn_close(&r->dump);
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "copying");
+}
+
+/* Whether the target still holds fewer items than the source. */
+static int behind(resync_t *r)
+{
+  mcrepl__stats_reply_t a, b;
+
+  return mcrepl__conn_stats(&r->src, &a, &r->io) == MCREPL_SUCCESS &&
+         mcrepl__conn_stats(&r->dst, &b, &r->io) == MCREPL_SUCCESS &&
+         b.curr_items < a.curr_items;
+}
+
+/* memcached's crawler may pass over items that busy clients move in the
+ * LRU meanwhile: the listing is repeated while a pass still found items
+ * the target lacked and the target still holds fewer. Adds make a
+ * repeated pass harmless. */
+static mcrepl_return_t copy_all(resync_t *r)
+{
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  uint64_t before;
+  int pass;
+
+  for (pass = 0; pass < MAX_PASSES && rc == MCREPL_SUCCESS; pass++) {
+    before = r->pr.copied;
+    rc = copy_pass(r);
+    if (rc != MCREPL_SUCCESS || r->pr.copied == before || !behind(r))
+      break;
+  }
+  return rc;
 }
 
 /* Setup ----------------------------------------------------------------- */

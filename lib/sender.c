@@ -387,6 +387,7 @@ static void *sender_main(void *arg)
     }
     mcrepl__failover_tick(p);
   }
+  mcrepl__failover_last_word(p);
   return NULL;
 }
 

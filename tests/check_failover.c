@@ -489,6 +489,20 @@ START_TEST(test_reads_fail_over_before_the_vip_moves)
   ck_assert_uint_ge(stats(m).read_failovers, 1);
   /* Writes are not failed over: that is the vip's job. */
   ck_assert_int_ne(mcrepl_set(m, S("w"), S("v"), 0, 0), MCREPL_SUCCESS);
+  /* keepalived moves the vip: reads and writes go on through it. */
+  vip_to(g_b->port);
+  EVENTUALLY(stats(m).vip_changes == 1, 3000);
+  for (int i = 0; i < 200; i++) {
+    char key[32];
+    mcrepl_return_t rc;
+    char *v;
+    snprintf(key, sizeof key, "k%d", i);
+    v = mcrepl_get(m, S(key), NULL, NULL, &rc);
+    ck_assert_msg(v != NULL, "%s after the move: %s", key,
+                  mcrepl_strcode(rc));
+    free(v);
+  }
+  ck_rc(mcrepl_set(m, S("w"), S("v"), 0, 0), MCREPL_SUCCESS);
   mcrepl_destroy(m);
 }
 END_TEST

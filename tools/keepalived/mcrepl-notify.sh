@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# keepalived notify script for one node of an mcrepl pair: brings a node
+# that returns (after a FAULT) up to date from its peer before it may
+# serve.
+#
+# Usage (keepalived appends TYPE NAME STATE PRIORITY):
+#   mcrepl-notify.sh --state-dir=DIR --self=HOST:PORT --peer=HOST:PORT
+#                    [--cli=PATH] [--wait=SECONDS] [--resync-arg=ARG]...
+#                    TYPE NAME STATE [PRIORITY]
+#
+#   --state-dir  root-only directory for this instance: events.log (one
+#                line per event, also sent to syslog), resync.log (the
+#                last resync's output), state, pending, worker.pid/.lock
+#   --self       this node's memcached; --peer the pair's other node
+#                (spelt as in the clients' --pair)
+#   --cli        mcrepl-cli (default: mcrepl-cli in PATH)
+#   --wait       how long a resync waits for both nodes to answer (3600)
+#   --resync-arg extra argument for `mcrepl-cli resync` (e.g. --flush)
+#
+# What it does:
+#   FAULT   the node may lose or miss data: a resync is now pending and
+#           a worker is started in the background (unless one runs). The
+#           worker waits until both memcached answer and the peer is
+#           ready, then runs `mcrepl-cli resync --from=PEER --to=SELF
+#           --flush` (retrying with backoff until it succeeds): a node
+#           back from FAULT may have missed writes that no marker
+#           reports, so it is emptied and copied whole. Meanwhile the
+#           node's health check (mcrepl-check.sh) reports it not ready
+#           (empty, stale, or resyncing), so it stays in FAULT.
+#   BACKUP  starts the worker only when a resync is pending (a FAULT, or
+#           a MASTER that had to yield) and none runs: the BACKUP that
+#           follows a finished resync starts nothing.
+#   MASTER  stops a running worker: never copy into a serving master.
+#   STOP    stops a running worker; a pending resync stays pending.
+set -euo pipefail
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+CLI=mcrepl-cli
+STATE_DIR=
+SELF=
+PEER=
+WAIT_S=3600
+LOG_FILE=
+RESYNC_ARGS=()
+WORKER=0
+POS=()
+
+usage() {
+  echo "usage: mcrepl-notify.sh --state-dir=DIR --self=HOST:PORT" \
+    "--peer=HOST:PORT [--cli=PATH] [--wait=S] [--resync-arg=ARG]..." \
+    "TYPE NAME STATE [PRIORITY]" >&2
+  exit 2
+}
+
+parse_args() {
+  local a
+  for a in "$@"; do
+    case $a in
+      --cli=*) CLI=${a#*=} ;;
+      --state-dir=*) STATE_DIR=${a#*=} ;;
+      --self=*) SELF=${a#*=} ;;
+      --peer=*) PEER=${a#*=} ;;
+      --wait=*) WAIT_S=${a#*=} ;;
+      --log=*) LOG_FILE=${a#*=} ;;
+      --resync-arg=*) RESYNC_ARGS+=("${a#*=}") ;;
+      --worker) WORKER=1 ;;
+      -*) usage ;;
+      *) POS+=("$a") ;;
+    esac
+  done
+  [[ -n $STATE_DIR && -n $SELF && -n $PEER ]] || usage
+  [[ $WAIT_S =~ ^[0-9]+$ ]] || usage
+  ((WORKER == 1 || ${#POS[@]} >= 3)) || usage
+}
+
+log() {
+  local line
+  line="$(date '+%F %T.%N') mcrepl-notify[$$]: $*"
+  printf '%s\n' "$line" >>"$STATE_DIR/events.log"
+  [[ -z $LOG_FILE ]] || printf '%s\n' "$line" >>"$LOG_FILE"
+  logger -t mcrepl-notify -- "$*" 2>/dev/null || true
+}
+
+# Does memcached at HOST:PORT answer "version"? (reachability only; the
+# health check is mcrepl-cli's business)
+answers() {
+  local host=${1%:*} port=${1##*:}
+  host=${host#[}
+  host=${host%]}
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "version\r\n" >&3
+    IFS= read -r -t 2 line <&3 || exit 1
+    [[ $line == VERSION* ]]' "$host" "$port" 2>/dev/null
+}
+
+worker_running() {
+  ! flock -n "$STATE_DIR/worker.lock" true
+}
+
+start_worker() {
+  if worker_running; then
+    log "$1: a resync is already running"
+    return 0
+  fi
+  log "$1: starting a resync of $SELF from $PEER in the background"
+  setsid "$0" --worker "--cli=$CLI" "--state-dir=$STATE_DIR" \
+    "--self=$SELF" "--peer=$PEER" "--wait=$WAIT_S" \
+    ${LOG_FILE:+"--log=$LOG_FILE"} \
+    "${RESYNC_ARGS[@]/#/--resync-arg=}" \
+    </dev/null >>"$STATE_DIR/resync.log" 2>&1 8>&- &
+}
+
+stop_worker() {
+  local pid
+  worker_running || return 0
+  pid=$(cat "$STATE_DIR/worker.pid" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  log "$1: stopping the resync worker $pid"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+}
+
+# The background worker: one at a time (worker.lock), retries until the
+# resync succeeds or --wait runs out.
+worker() {
+  local deadline=$((SECONDS + WAIT_S)) pause=2 rc waiting='' t0 why
+  exec 9>>"$STATE_DIR/worker.lock"
+  flock -n 9 || exit 0
+  echo "$$" >"$STATE_DIR/worker.pid"
+  trap 'rm -f "$STATE_DIR/worker.pid"' EXIT
+  trap 'log "worker stopped"; exit 143' TERM
+  while ((SECONDS < deadline)); do
+    if ! answers "$SELF" || ! answers "$PEER"; then
+      [[ -n $waiting ]] || log "waiting for $SELF and $PEER to answer"
+      waiting=1
+      sleep 1
+      continue
+    fi
+    waiting=''
+    # Only a peer that holds the pair's data is a source.
+    if ! why=$("$CLI" check "--node=$PEER" "--peer=$SELF" \
+      --options=--read-only 2>&1); then
+      log "waiting for $PEER to be ready: ${why//$'\n'/ }"
+      sleep 1
+      continue
+    fi
+    log "resync start: $PEER -> $SELF ${RESYNC_ARGS[*]}"
+    t0=$(date +%s%N)
+    rc=0
+    # A node back from FAULT may have missed writes that no marker
+    # reports (a client that died with them queued): it is emptied and
+    # copied whole, so that no deleted or overwritten value comes back.
+    "$CLI" resync "--from=$PEER" "--to=$SELF" --flush "${RESYNC_ARGS[@]}" ||
+      rc=$?
+    if ((rc == 0)); then
+      rm -f "$STATE_DIR/pending"
+      log "resync done: $PEER -> $SELF in" \
+        "$((($(date +%s%N) - t0) / 1000000)) ms"
+      exit 0
+    fi
+    log "resync failed (exit $rc); retrying in $pause s"
+    sleep "$pause"
+    pause=$((pause * 2 > 30 ? 30 : pause * 2))
+  done
+  log "gave up: no resync of $SELF within $WAIT_S s"
+  exit 1
+}
+
+# One transition. Transitions are handled one at a time (notify.lock).
+transition() {
+  local state=$1 prev=INIT
+  exec 8>>"$STATE_DIR/notify.lock"
+  flock -w 10 8 || true
+  [[ -f $STATE_DIR/state ]] && prev=$(<"$STATE_DIR/state")
+  printf '%s\n' "$state" >"$STATE_DIR/state"
+  log "state $prev -> $state"
+  case $state in
+    FAULT)
+      if worker_running; then
+        log "FAULT: a resync is already running"
+      else
+        touch "$STATE_DIR/pending"
+        start_worker FAULT
+      fi
+      ;;
+    BACKUP)
+      [[ $prev == MASTER ]] && touch "$STATE_DIR/pending"
+      if [[ -f $STATE_DIR/pending ]]; then
+        start_worker BACKUP
+      fi
+      ;;
+    MASTER)
+      stop_worker MASTER
+      rm -f "$STATE_DIR/pending"
+      ;;
+    STOP) stop_worker STOP ;;
+  esac
+}
+
+main() {
+  parse_args "$@"
+  mkdir -p "$STATE_DIR"
+  if ((WORKER == 1)); then
+    worker
+  else
+    transition "${POS[2]}"
+  fi
+}
+
+main "$@"
