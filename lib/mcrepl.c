@@ -458,9 +458,17 @@ static mcrepl_return_t flush_master(mcrepl__pair_t *p, time_t exptime)
   memcached_st *mc = mcrepl__pool_get(&p->pool);
   mcrepl_return_t rc;
 
+  memcached_return_t r;
+
   if (!mc)
     return MCREPL_NOMEM;
-  rc = mcrepl__from_memcached(memcached_flush(mc, exptime));
+  r = memcached_flush(mc, exptime);
+  /* With one server, "some errors" is that server's error. */
+  if (r == MEMCACHED_SOME_ERRORS)
+    r = memcached_success(memcached_last_error(mc))
+            ? MEMCACHED_CONNECTION_FAILURE
+            : memcached_last_error(mc);
+  rc = mcrepl__from_memcached(r);
   mcrepl__pool_put(&p->pool, mc);
   return rc;
 }
@@ -527,6 +535,12 @@ static mcrepl_return_t fetch_one(memcached_st *mc, const char *key,
     rc = o->value ? MCREPL_SUCCESS : MCREPL_NOMEM;
     memcached_result_free(res);
   }
+  /* libmemcached ends a fetch that broke on garbage with NOTFOUND too:
+   * only its last error tells a miss from a failure. */
+  if (rc == MCREPL_NOTFOUND && !memcached_success(memcached_last_error(mc)) &&
+      memcached_last_error(mc) != MEMCACHED_NOTFOUND &&
+      memcached_last_error(mc) != MEMCACHED_END)
+    r = memcached_last_error(mc);
   if (r != MEMCACHED_END && r != MEMCACHED_SUCCESS &&
       r != MEMCACHED_NOTFOUND) {
     free(o->value);

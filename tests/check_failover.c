@@ -78,6 +78,7 @@ START_TEST(test_resync_copies_items_with_flags_and_ttl)
 
   fill_raw(g_a->port, "k", 3000, 300);
   fill_raw(g_a->port, "forever", 10, 0);
+  fill_raw(g_a->port, "far", 3, (long)time(NULL) + 40L * 86400);
   ck_rc(mcrepl_resync(g_an, g_bn, "--resync-rate=0", NULL, NULL, err,
                       sizeof err), MCREPL_SUCCESS);
   ck_assert_int_ge(mc_raw_items(g_b->port), 3010);
@@ -91,6 +92,9 @@ START_TEST(test_resync_copies_items_with_flags_and_ttl)
     ck_assert_int_le(mc_raw_ttl(g_b->port, key), 300);
   }
   ck_assert_int_eq(mc_raw_ttl(g_b->port, "forever3"), -1);
+  /* Over 30 days left: memcached would read a remaining time that long
+   * as a unix time. */
+  ck_assert_int_ge(mc_raw_ttl(g_b->port, "far0"), 40L * 86400 - 5);
   /* The target is marked ready, its lock is gone. */
   ck_assert(has_key(g_b->port, "mcrepl:ready"));
   ck_assert(!has_key(g_b->port, "mcrepl:resync"));

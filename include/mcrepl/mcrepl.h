@@ -43,7 +43,8 @@ typedef struct mcrepl mcrepl_t; /* opaque */
 typedef enum {
   MCREPL_SUCCESS = 0,
   MCREPL_NOTFOUND,           /* no such key */
-  MCREPL_NOTSTORED,          /* add/replace/append/prepend condition unmet */
+  MCREPL_NOTSTORED,          /* add/replace/append/prepend condition unmet
+                                (or an append past the item size limit) */
   MCREPL_EXISTS,             /* cas: the item changed since it was read */
   MCREPL_TIMEOUT,            /* no answer within the configured timeout */
   MCREPL_CONNECTION_FAILURE, /* the server could not be reached */

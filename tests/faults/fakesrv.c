@@ -1,0 +1,244 @@
+/* See fakesrv.h. The child uses static buffers and no malloc: it is
+ * forked from a threaded process. */
+#include "fakesrv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 64
+#define BUF 65536
+
+const char *const fake_mode_name[FAKE_MODES] = {"garbage", "half-line",
+                                                "close-mid-reply", "oom"};
+
+typedef struct {
+  int fd;
+  int silent;   /* FAKE_HALF after its half line: never read again */
+  size_t len;   /* bytes in buf */
+  size_t skip;  /* bytes of a data block still to swallow */
+  char buf[BUF];
+} conn_t;
+
+static conn_t g_conns[MAX_CONNS];
+static unsigned g_seed = 12345;
+
+static void say(int fd, const char *s, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+    if (w <= 0)
+      return;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void say_str(int fd, const char *s)
+{
+  say(fd, s, strlen(s));
+}
+
+static void answer_stats(int fd)
+{
+  char b[512];
+  int n = snprintf(b, sizeof b,
+                   "STAT pid %d\r\nSTAT uptime 100\r\nSTAT time %ld\r\n"
+                   "STAT curr_items 0\r\nSTAT bytes 0\r\n"
+                   "STAT version 1.6.0-fake\r\nEND\r\n",
+                   (int)getpid(), (long)time(NULL));
+  say(fd, b, (size_t)n);
+}
+
+/* Storage commands carry a data block: its length is token `idx`. */
+static size_t data_len(const char *line)
+{
+  static const struct {
+    const char *verb;
+    int idx;
+  } v[] = {{"set ", 4}, {"add ", 4}, {"replace ", 4}, {"append ", 4},
+           {"prepend ", 4}, {"cas ", 4}, {"ms ", 2}};
+  size_t i;
+
+  for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+    if (strncmp(line, v[i].verb, strlen(v[i].verb)) == 0) {
+      const char *p = line;
+      int t;
+      for (t = 0; t < v[i].idx && p; t++) {
+        p = strchr(p, ' ');
+        if (p)
+          while (*p == ' ')
+            p++;
+      }
+      return p ? (size_t)strtoul(p, NULL, 10) + 2 : 0;
+    }
+  }
+  return 0;
+}
+
+/* 0 to go on with the connection, -1 to close it. */
+static int misbehave(conn_t *c, fake_mode_t mode, const char *line)
+{
+  int meta = line[0] == 'm' && line[1] != '\0' && line[2] == ' ';
+  char junk[48];
+  size_t i;
+
+  switch (mode) {
+  case FAKE_GARBAGE:
+    for (i = 0; i < sizeof junk; i++)
+      junk[i] = (char)(rand_r(&g_seed) & 0xff);
+    say(c->fd, junk, sizeof junk);
+    return 0;
+  case FAKE_HALF:
+    say_str(c->fd, meta ? "VA 100 f" : "STO");
+    c->silent = 1;
+    return 0;
+  case FAKE_CLOSE:
+    say_str(c->fd, meta ? "VA 100 f0 t-1\r\nabc" : "VALUE k 0 100\r\nabc");
+    return -1;
+  case FAKE_OOM:
+  default:
+    say_str(c->fd, strcmp(line, "mn") == 0 ? "MN\r\n"
+                                           : "SERVER_ERROR out of memory\r\n");
+    return 0;
+  }
+}
+
+/* Handles every complete line in c->buf. */
+static int serve_lines(conn_t *c, fake_mode_t mode)
+{
+  for (;;) {
+    char *nl;
+    if (c->skip > 0) {
+      size_t n = c->skip < c->len ? c->skip : c->len;
+      memmove(c->buf, c->buf + n, c->len - n);
+      c->len -= n;
+      c->skip -= n;
+      if (c->skip > 0)
+        return 0;
+    }
+    nl = memchr(c->buf, '\n', c->len);
+    if (!nl) {
+      if (c->len == BUF)
+        c->len = 0; /* no line fits: drop it */
+      return 0;
+    }
+    *nl = '\0';
+    if (nl > c->buf && nl[-1] == '\r')
+      nl[-1] = '\0';
+    c->skip = data_len(c->buf);
+    if (strcmp(c->buf, "stats") == 0)
+      answer_stats(c->fd);
+    else if (strncmp(c->buf, "version", 7) == 0)
+      say_str(c->fd, "VERSION 1.6.0-fake\r\n");
+    else if (strcmp(c->buf, "quit") == 0 || c->silent)
+      return strcmp(c->buf, "quit") == 0 ? -1 : 0;
+    else if (misbehave(c, mode, c->buf) != 0)
+      return -1;
+    c->len -= (size_t)(nl + 1 - c->buf);
+    memmove(c->buf, nl + 1, c->len);
+  }
+}
+
+static void accept_one(int lfd)
+{
+  int fd = accept(lfd, NULL, NULL), i;
+
+  if (fd < 0)
+    return;
+  for (i = 0; i < MAX_CONNS; i++)
+    if (g_conns[i].fd < 0) {
+      g_conns[i].fd = fd;
+      g_conns[i].len = g_conns[i].skip = 0;
+      g_conns[i].silent = 0;
+      return;
+    }
+  close(fd);
+}
+
+static void serve(int lfd, fake_mode_t mode)
+{
+  struct pollfd p[MAX_CONNS + 1];
+  int i, n;
+
+  for (i = 0; i < MAX_CONNS; i++)
+    g_conns[i].fd = -1;
+  for (;;) {
+    p[0].fd = lfd;
+    p[0].events = POLLIN;
+    for (i = 0; i < MAX_CONNS; i++) {
+      /* A silent connection is not read: its client's writes pile up. */
+      p[i + 1].fd = g_conns[i].silent ? -1 : g_conns[i].fd;
+      p[i + 1].events = POLLIN;
+    }
+    n = poll(p, MAX_CONNS + 1, 1000);
+    if (getppid() == 1)
+      _exit(0);
+    if (n <= 0)
+      continue;
+    if (p[0].revents & POLLIN)
+      accept_one(lfd);
+    for (i = 0; i < MAX_CONNS; i++) {
+      conn_t *c = &g_conns[i];
+      ssize_t r;
+      if (c->fd < 0 || !(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      r = recv(c->fd, c->buf + c->len, BUF - c->len, 0);
+      if (r <= 0 || (c->len += (size_t)r, serve_lines(c, mode) != 0)) {
+        close(c->fd);
+        c->fd = -1;
+      }
+    }
+  }
+}
+
+int fake_start(fake_t *f, fake_mode_t mode)
+{
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  pid_t parent = getpid();
+
+  if (lfd < 0)
+    return -1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+      listen(lfd, 64) != 0 ||
+      getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0) {
+    close(lfd);
+    return -1;
+  }
+  f->port = ntohs(sa.sin_port);
+  f->pid = fork();
+  if (f->pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(0);
+    serve(lfd, mode);
+    _exit(0);
+  }
+  close(lfd);
+  return f->pid > 0 ? 0 : -1;
+}
+
+void fake_stop(fake_t *f)
+{
+  if (f->pid > 0) {
+    kill(f->pid, SIGKILL);
+    waitpid(f->pid, NULL, 0);
+  }
+  f->pid = 0;
+}

@@ -1,0 +1,30 @@
+/* A fake memcached on a loopback port, for the tests that need a server
+ * that misbehaves in ways a real one never does. It answers "stats" and
+ * "version" properly (so that mcrepl's sender believes it is a node), and
+ * everything else according to its mode. It runs in a forked child that
+ * dies with the test. */
+#ifndef MCREPL_FAULTS_FAKESRV_H
+#define MCREPL_FAULTS_FAKESRV_H
+
+#include <sys/types.h>
+
+typedef enum {
+  FAKE_GARBAGE, /* random bytes, CR and LF included, for every request */
+  FAKE_HALF,    /* half a line, then silence (reads nothing more) */
+  FAKE_CLOSE,   /* the start of a value, then closes the connection */
+  FAKE_OOM,     /* "SERVER_ERROR out of memory" for every request */
+  FAKE_MODES
+} fake_mode_t;
+
+typedef struct fake {
+  pid_t pid;
+  int port;
+} fake_t;
+
+extern const char *const fake_mode_name[FAKE_MODES];
+
+/* 0, or -1 when it could not be started. */
+int fake_start(fake_t *f, fake_mode_t mode);
+void fake_stop(fake_t *f);
+
+#endif
