@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh"
 FUZZ_SECONDS=${HARDENING_FUZZ_SECONDS:-45}
 SOAK=${SOAK_SECONDS:-120}
 PACKAGES=(build-essential autoconf automake libtool pkg-config check
@@ -40,21 +42,8 @@ RESULTS=()
 FAILED=0
 T0=$SECONDS
 
-log() { printf '\n==> %s\n' "$*"; }
-
-# Kills pid only while it is still a memcached (pids get reused).
-kill_memcached() {
-  [[ $1 =~ ^[0-9]+$ ]] || return 0
-  if [[ $(cat "/proc/$1/comm" 2>/dev/null) == memcached ]]; then
-    kill -KILL "$1" 2>/dev/null || true
-  fi
-}
-
 cleanup() {
-  local f
-  for f in "$MCREPL_TEST_TMPDIR"/*.pid; do
-    [[ -e $f ]] && kill_memcached "$(<"$f")"
-  done
+  kill_pidfiles
   if [[ ${HARDENING_KEEP:-} == 1 ]]; then
     echo "kept $TMP"
   else
@@ -63,40 +52,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
-    grep -q 'install ok installed'
-}
-
 install_deps() {
-  local missing=() p sudo=()
-  command -v dpkg-query >/dev/null || return 0 # not Debian: hope for it
-  for p in "${PACKAGES[@]}"; do
-    is_installed "$p" || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  ((EUID == 0)) || sudo=(sudo)
-  log "installing: ${missing[*]}"
-  "${sudo[@]}" apt-get update
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${missing[@]}"
-}
-
-# Copies the working tree (tracked and untracked-but-not-ignored files,
-# so work in progress is hardened too, build products are not) to $1.
-copy_tree() {
-  local dest=$1
-  mkdir -p "$dest"
-  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$ROOT" && git ls-files -co --exclude-standard -z |
-      tar --null --ignore-failed-read -T - -cf -) | tar -xf - -C "$dest"
-  else
-    cp -a "$ROOT/." "$dest"
-    # An in-tree build would leave objects made with other flags.
-    find "$dest" \( -name '*.o' -o -name '*.lo' -o -name '*.la' \
-      -o -name .libs -o -name .deps -o -name config.status \
-      -o -name Makefile \) -prune -exec rm -rf {} +
-  fi
+  install_packages "${PACKAGES[@]}"
 }
 
 # build NAME CC CFLAGS: a configured and built copy in $TMP/NAME.

@@ -23,8 +23,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh"
 PACKAGES=(build-essential autoconf automake libtool pkg-config check
-  libmemcached-dev memcached cpio git man-db groff-base dpkg-dev debhelper
+  libmemcached-dev memcached git man-db groff-base dpkg-dev debhelper
   lintian)
 DEB_PACKAGES=(libmcrepl0 libmcrepl-dev mcrepl-tools)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mcrepl-packaging.XXXXXX")
@@ -39,24 +41,12 @@ FAILED=0
 SUMMARY=()
 PAIR=() # the "--pair=..." configurations of the running servers
 
-log() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'packaging: %s\n' "$*" >&2; return 1; }
 
 # Cleanup. -------------------------------------------------------------------
 
-kill_memcached() {
-  local pid=$1
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == memcached ]]; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
-
 cleanup() {
-  local f
-  for f in "$MCREPL_TEST_TMPDIR"/*.pid; do
-    [[ -e $f ]] && kill_memcached "$(<"$f")"
-  done
+  kill_pidfiles
   if [[ -e $TMP/debs-installed ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${DEB_PACKAGES[@]}" \
       >/dev/null 2>&1 || true
@@ -67,86 +57,22 @@ trap cleanup EXIT
 
 # Dependencies. ------------------------------------------------------------
 
-is_installed() {
-  [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == *'ok installed' ]]
-}
-
 install_deps() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
-    is_installed "$p" || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  ((EUID == 0)) || fail "not root: cannot install ${missing[*]}" || return 1
-  log "installing: ${missing[*]}"
-  apt-get update -q >/dev/null &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-      --no-install-recommends "${missing[@]}" >/dev/null
+  install_packages "${PACKAGES[@]}" >/dev/null
 }
 
 # The tree. --------------------------------------------------------------------
 
-# Copies the project's files (tracked, and untracked but not ignored; no
-# build products) from $ROOT to $1, without writing anything in $ROOT.
-copy_tree() {
-  local dest=$1
-  mkdir -p "$dest"
-  (
-    cd "$ROOT"
-    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-      git ls-files -z -co --exclude-standard
-    else # an unpacked release tarball: all of it
-      find . -path ./.git -prune -o \( -type f -o -type l \) -print0
-    fi |
-      while IFS= read -r -d '' f; do # tracked but deleted: skip
-        [[ -e $f || -L $f ]] && printf '%s\0' "$f"
-      done |
-      cpio -0pdm --quiet "$dest"
-  )
-}
-
 # Servers. ---------------------------------------------------------------------
-
-# Starts memcached on a free loopback port; sets MC_PORT.
-start_memcached() {
-  local port pid
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    port=$((20000 + RANDOM % 30000))
-    memcached -l 127.0.0.1 -p "$port" -U 0 -t 1 -u root \
-      </dev/null >>"$MCREPL_TEST_TMPDIR/memcached.log" 2>&1 &
-    pid=$!
-    disown "$pid"
-    echo "$pid" >"$MCREPL_TEST_TMPDIR/packaging.$pid.pid"
-    if wait_memcached "$port" "$pid"; then
-      MC_PORT=$port
-      return 0
-    fi
-    kill_memcached "$pid"
-  done
-  fail "memcached did not start"
-}
-
-# Up: answering on port with our pid, within 5 s.
-wait_memcached() {
-  local port=$1 pid=$2 out
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    out=$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port &&
-        printf 'stats\r\nquit\r\n' >&3 && cat <&3" 2>/dev/null) || true
-    [[ $out == *"STAT pid $pid"$'\r'* ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # Three pairs of servers, once: PAIR[0..2] are their --pair options.
 start_pairs() {
   local i master
   ((${#PAIR[@]} == 3)) && return 0
   for i in 1 2 3; do
-    start_memcached || return 1
+    start_memcached packaging || return 1
     master=$MC_PORT
-    start_memcached || return 1
+    start_memcached packaging || return 1
     PAIR+=("--pair=127.0.0.1:$master,127.0.0.1:$MC_PORT,weight=$i")
   done
 }

@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh"
 PACKAGES=(build-essential autoconf automake libtool pkg-config check
   libmemcached-dev libmemcached-tools memcached keepalived iproute2
   valgrind)
@@ -25,48 +27,16 @@ PREFIX="$TMP/inst"
 PASSED=0
 FAILED=0
 
-log() { printf '\n==> %s\n' "$*"; }
-
-# Kills pid only while it still is a memcached: a pidfile left by a test
-# that died long ago may name a pid that was reused since.
-kill_memcached() {
-  local pid=$1
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == memcached ]]; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
-
 cleanup() {
-  local f
-  for f in "$MCREPL_TEST_TMPDIR"/*.pid; do
-    [[ -e $f ]] && kill_memcached "$(<"$f")"
-  done
+  kill_pidfiles
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 # Dependencies. --------------------------------------------------------------
 
-is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
-    grep -q 'install ok installed'
-}
-
 install_deps() {
-  local missing=() p sudo=()
-  for p in "${PACKAGES[@]}"; do
-    is_installed "$p" || missing+=("$p")
-  done
-  if ((${#missing[@]} == 0)); then
-    log "dependencies already installed"
-    return 0
-  fi
-  ((EUID == 0)) || sudo=(sudo)
-  log "installing: ${missing[*]}"
-  "${sudo[@]}" apt-get update &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y --no-install-recommends "${missing[@]}"
+  install_packages "${PACKAGES[@]}"
 }
 
 # Build and unit/integration tests. -----------------------------------------
@@ -117,43 +87,6 @@ run_checks() {
 
 # The installed library, used as a user would. ------------------------------
 
-# Starts memcached on a free loopback port; sets MC_PORT. Tries other
-# ports when the one picked is taken.
-start_memcached() {
-  local port pid user=()
-  ((EUID == 0)) && user=(-u root)
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    port=$((20000 + RANDOM % 30000))
-    memcached -l 127.0.0.1 -p "$port" -U 0 -t 1 "${user[@]}" \
-      </dev/null >>"$MCREPL_TEST_TMPDIR/memcached.log" 2>&1 &
-    pid=$!
-    disown "$pid" # the trap kills it: no "Killed" notice from bash
-    echo "$pid" >"$MCREPL_TEST_TMPDIR/script.$pid.pid"
-    if wait_memcached "$port" "$pid"; then
-      MC_PORT=$port
-      return 0
-    fi
-    kill_memcached "$pid"
-  done
-  echo "memcached did not start" >&2
-  return 1
-}
-
-# Up means: answering on port with our pid, within 5 s.
-wait_memcached() {
-  local port=$1 pid=$2
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port &&
-        printf 'stats\r\nquit\r\n' >&3 && cat <&3" 2>/dev/null |
-      grep -q "^STAT pid $pid"; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-
 run_user_program() {
   log "installed library: pkg-config build of tests/pkgconfig/user.c"
   local flags master slave
@@ -164,9 +97,9 @@ run_user_program() {
   # $flags is unquoted on purpose: it holds several words.
   # shellcheck disable=SC2086
   cc -o "$TMP/user" tests/pkgconfig/user.c $flags || return 1
-  start_memcached || return 1
+  start_memcached script || return 1
   master=$MC_PORT
-  start_memcached || return 1
+  start_memcached script || return 1
   slave=$MC_PORT
   LD_LIBRARY_PATH="$PREFIX/lib" "$TMP/user" "$master" "$slave"
 }

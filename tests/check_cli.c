@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "servers.h"
+#include "testutil.h"
 
 #define CLI "tools/mcrepl-cli"
 
@@ -236,8 +237,6 @@ int main(void)
 {
   Suite *s = suite_create("cli");
   TCase *tc = tcase_create("cli");
-  SRunner *sr;
-  int failed;
 
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
@@ -245,9 +244,5 @@ int main(void)
   tcase_add_test(tc, test_stats_prometheus);
   tcase_add_test(tc, test_exit_codes);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite(s);
 }

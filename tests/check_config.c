@@ -1,5 +1,7 @@
 /* Unit tests of the configuration parser (lib/config.c). */
 #include <check.h>
+
+#include "testutil.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,11 +534,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(config_suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite(config_suite());
 }

@@ -5,6 +5,8 @@
  * real thing (keepalived in network namespaces) is tests/failover/. */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "testutil.h"
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,15 +22,7 @@
 
 #include "servers.h"
 
-#define S(k) (k), strlen(k)
 #define TC_TIMEOUT 60
-
-#define ck_rc(expr, want)                                                   \
-  do {                                                                      \
-    mcrepl_return_t rc_ = (expr);                                           \
-    ck_assert_msg(rc_ == (want), "%s: got %s, want %s", #expr,              \
-                  mcrepl_strcode(rc_), mcrepl_strcode(want));               \
-  } while (0)
 
 static mc_server_t *g_a, *g_b;
 static char g_an[32], g_bn[32];
@@ -546,11 +540,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite(suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests of the replication queue and the lag histogram: order,
  * byte bound, exact accounting, batching, waits and blocking. */
 #include <check.h>
+
+#include "testutil.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,11 +242,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite(suite());
 }

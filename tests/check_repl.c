@@ -14,19 +14,12 @@
 #include <mcrepl/mcrepl.h>
 
 #include "servers.h"
+#include "testutil.h"
 
 #define WAIT_MS 5000 /* mcrepl_wait_replicated bound for convergence */
 #define MAX_PAIRS 3
 #define TC_TIMEOUT 60
 
-#define S(k) (k), strlen(k)
-
-#define ck_rc(expr, want)                                                   \
-  do {                                                                      \
-    mcrepl_return_t rc_ = (expr);                                           \
-    ck_assert_msg(rc_ == (want), "%s: got %s, want %s", #expr,              \
-                  mcrepl_strcode(rc_), mcrepl_strcode(want));               \
-  } while (0)
 
 static mc_server_t *g_master[MAX_PAIRS], *g_slave[MAX_PAIRS];
 static size_t g_npairs;
@@ -1162,9 +1155,5 @@ int main(void) {
   add_command_tests(s);
   add_behaviour_tests(s);
   add_fault_and_input_tests(s);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return run_suite(s);
 }

@@ -3,6 +3,8 @@
  * replicator and plain libmemcached clients must agree on where a key
  * lives. No server runs: memcached_generate_hash() needs none. */
 #include <check.h>
+
+#include "testutil.h"
 #include <libhashkit-1.0/hashkit.h>
 #include <libmemcached/memcached.h>
 #include <stdio.h>
@@ -374,11 +376,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_suite(suite());
 }
