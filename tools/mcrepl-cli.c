@@ -309,7 +309,7 @@ static void usage(void)
          "Write commands wait up to %d ms for the slave before exiting.\n"
          "\nOptions (anywhere before '--'):\n"
          "  --config=STRING   mcrepl configuration, e.g.\n"
-         "                    \"--pair=10.0.0.1:11211,10.0.0.2:11211\";\n"
+         "                    \"--pair=192.0.2.11:11211,192.0.2.12:11211\";\n"
          "                    default: $MCREPL_CONFIG\n"
          "  --exptime=N       set/add/replace/cas: 0 never expires, up to\n"
          "                    2592000 relative seconds, else unix time\n"
