@@ -305,3 +305,19 @@ mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
   }
   return rc;
 }
+
+mcrepl_return_t mcrepl__conn_ask_stats(const mcrepl__addr_t *a,
+                                       int connect_ms,
+                                       mcrepl__stats_reply_t *s,
+                                       const mcrepl__io_t *io)
+{
+  mcrepl__conn_t c;
+  mcrepl_return_t rc;
+
+  mcrepl__conn_init(&c);
+  rc = mcrepl__conn_open(&c, a, connect_ms);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_stats(&c, s, io);
+  mcrepl__conn_free(&c);
+  return rc;
+}

@@ -50,6 +50,12 @@ mcrepl_return_t mcrepl__conn_block(mcrepl__conn_t *c, size_t n,
                                    const char **data,
                                    const mcrepl__io_t *io);
 
+/* Connects to a, asks "stats" once, and closes again. */
+mcrepl_return_t mcrepl__conn_ask_stats(const mcrepl__addr_t *a,
+                                       int connect_ms,
+                                       mcrepl__stats_reply_t *s,
+                                       const mcrepl__io_t *io);
+
 /* One "stats" round trip on an open connection. */
 mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
                                    mcrepl__stats_reply_t *s,

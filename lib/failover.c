@@ -22,7 +22,7 @@ static void note_skew(mcrepl__sender_t *s, const mcrepl__stats_reply_t *id)
 {
   size_t i, n;
 
-  s->skew[s->nskew++ % 8] = (int64_t)id->time - (int64_t)time(NULL);
+  s->skew[s->nskew++ % 8] = mcrepl__clock_skew(id);
   n = s->nskew < 8 ? s->nskew : 8;
   s->slave_skew_s = s->skew[0];
   for (i = 1; i < n; i++)
@@ -47,15 +47,9 @@ static int probe(mcrepl__pair_t *p, const mcrepl__addr_t *a,
                  mcrepl__stats_reply_t *id)
 {
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
-  mcrepl__conn_t c;
-  mcrepl_return_t rc;
 
-  mcrepl__conn_init(&c);
-  rc = mcrepl__conn_open(&c, a, p->cfg->connect_timeout_ms);
-  if (rc == MCREPL_SUCCESS)
-    rc = mcrepl__conn_stats(&c, id, &io);
-  mcrepl__conn_free(&c);
-  return rc == MCREPL_SUCCESS;
+  return mcrepl__conn_ask_stats(a, p->cfg->connect_timeout_ms, id, &io) ==
+         MCREPL_SUCCESS;
 }
 
 static void announce(mcrepl__pair_t *p, int master)

@@ -873,14 +873,9 @@ static mcrepl_return_t ask_node(const mcrepl__addr_t *a,
 {
   mcrepl__io_t io = {.stall_ms = cfg->io_timeout_ms, .deadline = NULL};
   mcrepl__stats_reply_t s;
-  mcrepl__conn_t c;
-  mcrepl_return_t rc;
+  mcrepl_return_t rc = mcrepl__conn_ask_stats(a, cfg->connect_timeout_ms,
+                                              &s, &io);
 
-  mcrepl__conn_init(&c);
-  rc = mcrepl__conn_open(&c, a, cfg->connect_timeout_ms);
-  if (rc == MCREPL_SUCCESS)
-    rc = mcrepl__conn_stats(&c, &s, &io);
-  mcrepl__conn_free(&c);
   if (rc != MCREPL_SUCCESS)
     return rc;
   info->up = 1;

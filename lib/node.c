@@ -75,7 +75,8 @@ static mcrepl_return_t one_reply(mcrepl__conn_t *c, mcrepl__buf_t *b,
     rc = line(c, &l, &n, io);
   if (rc != MCREPL_SUCCESS)
     return rc;
-  if (mcrepl__proto_is(l, n, ok) || (also_ok && mcrepl__proto_is(l, n, also_ok)))
+  if (mcrepl__proto_is(l, n, ok) ||
+      (also_ok && mcrepl__proto_is(l, n, also_ok)))
     return MCREPL_SUCCESS;
   return refused(l, n);
 }
@@ -114,6 +115,19 @@ void mcrepl__generation(char *buf, size_t len)
   if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
     r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)buf;
   snprintf(buf, len, "%016llx", (unsigned long long)r);
+}
+
+int64_t mcrepl__clock_skew(const mcrepl__stats_reply_t *id)
+{
+  return (int64_t)id->time - (int64_t)time(NULL);
+}
+
+int64_t mcrepl__expiry_at(int64_t ttl, int64_t node_now)
+{
+  /* t0 means under a second is left, not "never". */
+  if (ttl < 0)
+    return 0;
+  return node_now + (ttl == 0 ? 1 : ttl);
 }
 
 int64_t mcrepl__boot_time(const mcrepl__stats_reply_t *id)

@@ -183,15 +183,11 @@ static mcrepl_return_t read_batch(resync_t *r)
   return rc;
 }
 
-/* Expiries go out as absolute times on the target's clock: memcached
- * would read a remaining time over 30 days as an absolute one. */
 static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
 {
-  int64_t ttl = r->meta[i].ttl;
+  int64_t ttl = mcrepl__expiry_at(r->meta[i].ttl,
+                                  (int64_t)time(NULL) + r->dst_skew_s);
 
-  /* t-1 is "never"; t0 means under a second is left, not "never". */
-  ttl = ttl < 0 ? 0
-                : (int64_t)time(NULL) + r->dst_skew_s + (ttl == 0 ? 1 : ttl);
   return mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld ME q\r\n",
                             (int)r->klen[i], r->keys[i], r->meta[i].vlen,
                             r->meta[i].flags, (long long)ttl) ||
@@ -342,7 +338,7 @@ static mcrepl_return_t open_nodes(resync_t *r)
     return MCREPL_INVALID_ARGUMENTS;
   }
   r->pr.total = a.curr_items;
-  r->dst_skew_s = (int64_t)b.time - (int64_t)time(NULL);
+  r->dst_skew_s = mcrepl__clock_skew(&b);
   r->mark.pid = a.pid;
   r->mark.boot = mcrepl__boot_time(&a);
   return MCREPL_SUCCESS;

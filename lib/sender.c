@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "internal.h"
+#include "node.h"
 
 #define BACKOFF_MIN_MS 10
 /* A pipeline carries at most this much (more if one value is larger):
@@ -176,14 +177,6 @@ typedef struct {
   int64_t slave_s;
 } when_t;
 
-/* Expiries go out as absolute times on the slave's clock: a pipeline
- * that waits in a stalled slave's socket must not restart the count
- * when the slave wakes up. */
-static int64_t expiry_at(const when_t *w, int64_t seconds_left)
-{
-  return w->slave_s + seconds_left;
-}
-
 /* "ms" with the value sent from where it lies. */
 static int add_ms(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
                   const char *val, size_t vlen, uint32_t flags, int64_t ttl)
@@ -198,14 +191,10 @@ static int add_state(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
                      const mcrepl__state_t *st, const char *values,
                      const when_t *w)
 {
-  int64_t ttl = st->meta.ttl;
-
   if (!st->found)
     return mcrepl__proto_md(&pp->buf, e->data, e->key_len);
-  /* t-1 is "never"; t0 means under a second is left, not "never". */
-  ttl = ttl < 0 ? 0 : expiry_at(w, ttl == 0 ? 1 : ttl);
   return add_ms(pp, e, values ? values + st->off : "", st->meta.vlen,
-                st->meta.flags, ttl);
+                st->meta.flags, mcrepl__expiry_at(st->meta.ttl, w->slave_s));
 }
 
 static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
@@ -221,7 +210,7 @@ static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
     if (e->exptime != 0 && ttl <= 0)
       return mcrepl__proto_md(b, e->data, e->key_len);
     return add_ms(pp, e, e->data + e->key_len, e->value_len, e->flags,
-                  ttl ? expiry_at(w, ttl) : 0);
+                  ttl ? mcrepl__expiry_at(ttl, w->slave_s) : 0);
   case MCREPL__OP_READBACK:
     return add_state(pp, e, st, values, w);
   case MCREPL__OP_DELETE:
