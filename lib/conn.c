@@ -35,6 +35,58 @@ void mcrepl__conn_close(mcrepl__conn_t *c)
   c->fd = -1;
   c->in.len = 0;
   c->pos = 0;
+  c->stamped = 0;
+}
+
+void mcrepl__conn_stamp(mcrepl__conn_t *c)
+{
+  int one = 1;
+
+  c->stamped = c->fd >= 0 && setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS,
+                                        &one, sizeof one) == 0;
+}
+
+/* The arrival time of the last segment read, moved from the wall clock
+ * the kernel stamps with onto our monotonic one. */
+static int64_t arrival(struct msghdr *mh, int64_t now)
+{
+  struct cmsghdr *cm;
+
+  for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts, real;
+      int64_t ago;
+      memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+      clock_gettime(CLOCK_REALTIME, &real);
+      ago = (int64_t)(real.tv_sec - ts.tv_sec) * 1000000000 +
+            (real.tv_nsec - ts.tv_nsec);
+      /* A wall clock step while the bytes waited is not a lag. */
+      return ago > 0 && ago < now ? now - ago : now;
+    }
+  return now;
+}
+
+static ssize_t receive(mcrepl__conn_t *c, char *buf, size_t len)
+{
+  union {
+    char b[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec v = {buf, len};
+  struct msghdr mh;
+  ssize_t n;
+
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &v;
+  mh.msg_iovlen = 1;
+  if (c->stamped) {
+    mh.msg_control = ctl.b;
+    mh.msg_controllen = sizeof ctl.b;
+  }
+  n = recvmsg(c->fd, &mh, 0);
+  if (n > 0)
+    c->rx_ns = arrival(&mh, mcrepl__now_ns());
+  return n;
 }
 
 void mcrepl__conn_free(mcrepl__conn_t *c)
@@ -120,7 +172,7 @@ static int fill(mcrepl__conn_t *c)
     c->in.len -= c->pos;
     c->pos = 0;
   }
-  n = recv(c->fd, tmp, sizeof tmp, 0);
+  n = receive(c, tmp, sizeof tmp);
   if (n > 0)
     return mcrepl__buf_add(&c->in, tmp, (size_t)n) == 0 ? 1 : -1;
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))

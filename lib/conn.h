@@ -17,6 +17,8 @@ typedef struct mcrepl__conn {
   int fd;           /* -1 when closed */
   mcrepl__buf_t in; /* received bytes; [pos, in.len) not yet consumed */
   size_t pos;
+  int stamped;   /* the kernel stamps what arrives (SO_TIMESTAMPNS) */
+  int64_t rx_ns; /* monotonic time the last bytes read had arrived */
 } mcrepl__conn_t;
 
 /* How long I/O may go on. stall_ms: failure after that long without a
@@ -32,6 +34,10 @@ void mcrepl__conn_init(mcrepl__conn_t *c);
 mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
                                   int connect_ms);
 void mcrepl__conn_close(mcrepl__conn_t *c);
+/* Asks the kernel to note when bytes arrive, so that rx_ns tells when a
+ * reply came, not when we got round to reading it. Without it, rx_ns is
+ * the time of the read. */
+void mcrepl__conn_stamp(mcrepl__conn_t *c);
 /* Frees the buffers too. */
 void mcrepl__conn_free(mcrepl__conn_t *c);
 

@@ -47,6 +47,10 @@ typedef struct mcrepl__sender {
   mcrepl__buf_t out;            /* read-backs being sent */
   mcrepl__pipe_t pipe;          /* the slave's pipeline being sent */
   int64_t last_batch_ns;        /* when the last batch was taken */
+  /* The batch sent to the slave whose "MN" is not read yet: at most one,
+   * so that a reply before it can only be about it. */
+  struct mcrepl__entry *inflight;
+  size_t inflight_n;
   mcrepl__buf_t states;         /* values read back from the master */
   struct mcrepl__state *state;  /* one per read-back of the batch */
   size_t nstate;

@@ -57,6 +57,7 @@ static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
   if (rc != MCREPL_SUCCESS)
     return rc;
   atomic_fetch_add(&p->st.reconnects, 1);
+  mcrepl__conn_stamp(&s->slave);
   rc = mcrepl__conn_stats(&s->slave, &id, &io);
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__failover_slave_seen(p, &id);
@@ -239,21 +240,36 @@ static mcrepl_return_t build(mcrepl__pair_t *p, const mcrepl__entry_t *batch)
                                                           : MCREPL_NOMEM;
 }
 
-/* Sends the pipeline and reads until "MN". Only failures come back
- * before it: quiet commands answer nothing when they succeed. */
-static mcrepl_return_t apply(mcrepl__pair_t *p, uint64_t *failed)
+static mcrepl__io_t slave_io(mcrepl__pair_t *p)
 {
-  mcrepl__sender_t *s = &p->s;
   /* A slow slave is waited for, long: giving up on a connection that
    * still holds writes lets them land late, after newer ones. */
-  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->dead_timeout_ms);
-  mcrepl_return_t rc = MCREPL_NOMEM;
-  struct iovec *iov;
-  const char *line;
-  size_t len, n;
+  return mcrepl__io_of(p, p->cfg->dead_timeout_ms);
+}
 
-  if (mcrepl__pipe_iov(&s->pipe, &iov, &n) == 0)
-    rc = mcrepl__conn_sendv(&s->slave, iov, n, &io);
+static mcrepl_return_t send_pipeline(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl__io_t io = slave_io(p);
+  struct iovec *iov;
+  size_t n;
+
+  if (mcrepl__pipe_iov(&s->pipe, &iov, &n) != 0)
+    return MCREPL_NOMEM;
+  return mcrepl__conn_sendv(&s->slave, iov, n, &io);
+}
+
+/* Reads the slave's answers to the batch in flight, up to its "MN".
+ * Only failures come before it: quiet commands answer nothing when they
+ * succeed. */
+static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl__io_t io = slave_io(p);
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  const char *line;
+  size_t len;
+
   while (rc == MCREPL_SUCCESS) {
     rc = mcrepl__conn_line(&s->slave, &line, &len, &io);
     if (rc != MCREPL_SUCCESS)
@@ -278,8 +294,7 @@ static mcrepl_return_t apply(mcrepl__pair_t *p, uint64_t *failed)
   return rc;
 }
 
-static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b,
-                               uint64_t *failed)
+static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b)
 {
   mcrepl_return_t rc = connect_slave(p);
 
@@ -288,19 +303,21 @@ static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b,
   if (rc == MCREPL_SUCCESS)
     rc = build(p, b);
   if (rc == MCREPL_SUCCESS)
-    rc = apply(p, failed);
+    rc = send_pipeline(p);
   return rc;
 }
 
+/* applied_ns: when the slave's "MN" arrived; the lag ends there. */
 static void finish(mcrepl__pair_t *p, mcrepl__entry_t *batch,
-                   uint64_t failed)
+                   uint64_t failed, int64_t applied_ns)
 {
-  int64_t now = mcrepl__now_ns();
   const mcrepl__entry_t *e;
 
   if (failed == 0) {
     for (e = batch; e; e = e->next)
-      mcrepl__stats_lag(&p->st, (uint64_t)(now - e->t_ns) / 1000);
+      mcrepl__stats_lag(&p->st, applied_ns > e->t_ns
+                                    ? (uint64_t)(applied_ns - e->t_ns) / 1000
+                                    : 0);
   } else {
     mcrepl__log(p->m, MCREPL_LOG_WARNING,
                 "pair %zu: %llu writes not applied on slave %s", p->index,
@@ -326,56 +343,95 @@ static void backoff(mcrepl__pair_t *p)
   }
 }
 
+static void failed_attempt(mcrepl__pair_t *p, mcrepl_return_t rc)
+{
+  atomic_fetch_add(&p->st.errors, 1);
+  if (p->s.slave.fd < 0)
+    atomic_store(&p->st.slave_up, 0);
+  if (p->s.was_up)
+    mcrepl__log(p->m, MCREPL_LOG_WARNING,
+                "pair %zu: replication to %s failed: %s; writes wait in "
+                "the queue", p->index, mcrepl__slave_addr(p)->text,
+                mcrepl_strerror(rc));
+  p->s.was_up = 0;
+  backoff(p);
+  /* The vip may have moved while the slave was unreachable. */
+  mcrepl__failover_tick(p);
+}
+
+/* Sends the batch; it is then in flight, or finished if it had to be
+ * given up. Nothing may be in flight already. */
 static void deliver(mcrepl__pair_t *p, mcrepl__entry_t *batch, size_t n)
 {
   for (;;) {
-    uint64_t failed = 0;
     mcrepl_return_t rc;
 
     if (past_deadline(p)) {
       mcrepl__pair_mark_dirty(p);
-      finish(p, batch, n);
+      finish(p, batch, n, 0);
       return;
     }
-    rc = attempt(p, batch, &failed);
+    rc = attempt(p, batch);
     if (rc == MCREPL_SUCCESS) {
-      p->s.backoff_ms = 0;
-      finish(p, batch, failed);
+      p->s.inflight = batch;
+      p->s.inflight_n = n;
       return;
     }
-    atomic_fetch_add(&p->st.errors, 1);
-    if (p->s.slave.fd < 0)
-      atomic_store(&p->st.slave_up, 0);
-    if (p->s.was_up)
-      mcrepl__log(p->m, MCREPL_LOG_WARNING,
-                  "pair %zu: replication to %s failed: %s; writes wait in "
-                  "the queue", p->index, mcrepl__slave_addr(p)->text,
-                  mcrepl_strerror(rc));
-    p->s.was_up = 0;
-    backoff(p);
-    /* The vip may have moved while the slave was unreachable. */
-    mcrepl__failover_tick(p);
+    failed_attempt(p, rc);
   }
 }
 
+/* Waits for the batch in flight to be applied, sending it again (on a
+ * new connection) for as long as that fails. */
+static void settle(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+
+  while (s->inflight) {
+    mcrepl__entry_t *batch = s->inflight;
+    uint64_t failed = 0;
+    mcrepl_return_t rc = await_mn(p, &failed);
+
+    s->inflight = NULL;
+    if (rc == MCREPL_SUCCESS) {
+      s->backoff_ms = 0;
+      finish(p, batch, failed, s->slave.rx_ns);
+      return;
+    }
+    failed_attempt(p, rc);
+    deliver(p, batch, s->inflight_n);
+  }
+}
+
+/* The next batch is sent before the last one's "MN" is read: while the
+ * writes flow, the answer is there by then and costs no wake-up of its
+ * own. With nothing new by the end of the batch window, it is read
+ * then. */
 static void *sender_main(void *arg)
 {
   mcrepl__pair_t *p = arg;
+  mcrepl__sender_t *s = &p->s;
   mcrepl__entry_t *batch;
   size_t n;
 
   while (!mcrepl__queue_stopping(&p->q)) {
-    mcrepl__take_t t = {(size_t)p->cfg->batch_max, BATCH_BYTES,
-                        p->s.last_batch_ns +
-                            (int64_t)p->cfg->batch_delay_us * 1000,
-                        p->s.next_tick_ns};
+    int64_t window = s->last_batch_ns + (int64_t)p->cfg->batch_delay_us * 1000;
+    mcrepl__take_t t = {(size_t)p->cfg->batch_max, BATCH_BYTES, window,
+                        s->inflight && window < s->next_tick_ns
+                            ? window : s->next_tick_ns};
     batch = mcrepl__queue_take(&p->q, &t, &n);
+    settle(p);
     if (batch) {
-      p->s.last_batch_ns = mcrepl__now_ns();
+      s->last_batch_ns = mcrepl__now_ns();
       deliver(p, batch, n);
     }
-    mcrepl__failover_tick(p);
+    if (mcrepl__now_ns() >= s->next_tick_ns) {
+      /* The tick talks to the slave on the same connection. */
+      settle(p);
+      mcrepl__failover_tick(p);
+    }
   }
+  settle(p);
   mcrepl__failover_last_word(p);
   return NULL;
 }
