@@ -178,8 +178,9 @@ static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
       timed_wait(&q->wake, &q->mu, t->not_before_ns < t->until_ns
                                        ? t->not_before_ns : t->until_ns);
     } else if (q->idle_polls < IDLE_POLLS) {
+      int64_t poll = now + q->linger_ns;
       q->idle_polls++;
-      timed_wait(&q->wake, &q->mu, now + q->linger_ns);
+      timed_wait(&q->wake, &q->mu, poll < t->until_ns ? poll : t->until_ns);
     } else {
       q->sender_idle = 1;
       timed_wait(&q->wake, &q->mu, t->until_ns);

@@ -509,6 +509,28 @@ START_TEST(test_relative_ttl_stays_relative) {
 }
 END_TEST
 
+/* The answer to a pipeline is read late on purpose (when the next one
+ * leaves, or at the end of the batch window); the lag must still end when
+ * that answer arrived, not when it was read. With a 300 ms window, the
+ * wait returns a window after the send, and the lag must not include it.
+ * The identity tick would read the answer early: it is pushed away. */
+START_TEST(test_lag_ends_at_arrival) {
+  start_env(1, NULL, "--batch-delay=300000 --identity-interval=60000");
+  long long t0 = mc_now_ms();
+  ck_rc(mcrepl_set(g_m, S("lag"), S("x"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  long long took = mc_now_ms() - t0;
+  mcrepl_pair_stats_t st = pair_stats(0);
+  ck_assert_uint_eq(st.replicated, 1);
+  ck_assert_msg(took >= 250, "the wait took %lld ms: the answer was not "
+                "held for the window", took);
+  ck_assert_msg((long long)st.lag_max_us / 1000 <= took - 150,
+                "lag %llu us, but the wait took only %lld ms",
+                (unsigned long long)st.lag_max_us, took);
+  assert_same("lag");
+}
+END_TEST
+
 START_TEST(test_absolute_exptime) {
   start_env(1, NULL, NULL);
   time_t abs_exp = time(NULL) + 100;
@@ -1123,6 +1145,7 @@ static void add_behaviour_tests(Suite *s) {
   tc = tcase(s, "expiry", no_setup);
   tcase_add_test(tc, test_relative_ttl_stays_relative);
   tcase_add_test(tc, test_absolute_exptime);
+  tcase_add_test(tc, test_lag_ends_at_arrival);
   tc = tcase(s, "stats", setup_one_pair);
   tcase_add_test(tc, test_stats_counters);
   tcase_add_test(tc, test_node_info);
