@@ -50,8 +50,10 @@ static int init_pair(mcrepl_t *m, size_t i)
   atomic_init(&p->read_failovers, 0);
   atomic_init(&p->deadline, 0);
   mcrepl__stats_init(&p->st);
+  /* Half a window of slack keeps the lag of a burst's last write within
+   * 1.5 windows. */
   if (mcrepl__queue_init(&p->q, m->cfg.queue_bytes,
-                         (int64_t)m->cfg.batch_delay_us * 1000) != 0)
+                         (int64_t)m->cfg.batch_delay_us * 1000 / 2) != 0)
     return -1;
   if (pools_init(p, &m->cfg) != 0) {
     mcrepl__queue_destroy(&p->q);

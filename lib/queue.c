@@ -6,11 +6,13 @@
 #include "clock.h"
 #include "queue.h"
 
-/* A sender with nothing to do polls every q->linger_ns for a while
- * instead of asking producers to wake it: a wake-up per write costs the
- * caller more than the write itself. After IDLE_POLLS empty polls it
- * sleeps until signalled. */
-#define IDLE_POLLS 50
+/* While writes keep coming, the sender is woken by the write that makes
+ * its batch ready, not by a timer: a timer's interrupt comes at any
+ * moment, typically while a caller's answer from the master is on its
+ * way, and the sender's pipeline then delays that caller. Woken by the
+ * producer, the sender mostly runs while that caller waits for its next
+ * answer. That is at most one wake-up per batch window, and one per write
+ * only when writes are further apart than the window. */
 
 mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
                                    size_t klen, const char *val,
@@ -66,11 +68,11 @@ int mcrepl__cond_init(pthread_cond_t *c)
 }
 
 int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
-                      int64_t linger_ns)
+                      int64_t slack_ns)
 {
   memset(q, 0, sizeof *q);
   q->max_bytes = max_bytes;
-  q->linger_ns = linger_ns > 0 ? linger_ns : 100000;
+  q->slack_ns = slack_ns > 0 ? slack_ns : 0;
   if (pthread_mutex_init(&q->mu, NULL) != 0)
     return -1;
   if (mcrepl__cond_init(&q->wake) != 0) {
@@ -122,9 +124,18 @@ static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
   return 1;
 }
 
+/* A batch is worth sending: it is full, or its time has come. */
+static int batch_ready(const mcrepl__queue_t *q, const mcrepl__take_t *t,
+                       int64_t now)
+{
+  return q->head && (now >= t->not_before_ns || q->pending >= t->max ||
+                     q->pending_bytes >= t->max_bytes);
+}
+
 int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
 {
   size_t size = mcrepl__entry_size(e);
+  int wake;
 
   pthread_mutex_lock(&q->mu);
   q->queued++;
@@ -144,9 +155,13 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   q->bytes += size;
   q->pending++;
   q->pending_bytes += size;
-  if (q->sender_idle)
-    pthread_cond_signal(&q->wake);
+  wake = q->wanted && batch_ready(q, q->wanted, mcrepl__now_ns());
+  if (wake)
+    q->wanted = NULL;
   pthread_mutex_unlock(&q->mu);
+  /* Signalled under the lock, the sender would wake only to wait for it. */
+  if (wake)
+    pthread_cond_signal(&q->wake);
   return 1;
 }
 
@@ -158,14 +173,6 @@ void mcrepl__queue_count_drop(mcrepl__queue_t *q)
   pthread_mutex_unlock(&q->mu);
 }
 
-/* A batch is worth sending: it is full, or its time has come. */
-static int batch_ready(const mcrepl__queue_t *q, const mcrepl__take_t *t,
-                       int64_t now)
-{
-  return q->head && (now >= t->not_before_ns || q->pending >= t->max ||
-                     q->pending_bytes >= t->max_bytes);
-}
-
 /* Sleeps until a batch is ready, a stop, or until_ns. */
 static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
 {
@@ -173,19 +180,12 @@ static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
 
   while (!q->stopping && (now = mcrepl__now_ns()) < t->until_ns &&
          !batch_ready(q, t, now)) {
-    if (q->head) {
-      /* Writes gather while the last pipeline's window lasts. */
-      timed_wait(&q->wake, &q->mu, t->not_before_ns < t->until_ns
-                                       ? t->not_before_ns : t->until_ns);
-    } else if (q->idle_polls < IDLE_POLLS) {
-      int64_t poll = now + q->linger_ns;
-      q->idle_polls++;
-      timed_wait(&q->wake, &q->mu, poll < t->until_ns ? poll : t->until_ns);
-    } else {
-      q->sender_idle = 1;
-      timed_wait(&q->wake, &q->mu, t->until_ns);
-      q->sender_idle = 0;
-    }
+    int64_t timer = t->until_ns;
+    if (t->not_before_ns > now && t->not_before_ns + q->slack_ns < timer)
+      timer = t->not_before_ns + q->slack_ns;
+    q->wanted = t;
+    timed_wait(&q->wake, &q->mu, timer);
+    q->wanted = NULL;
   }
 }
 
@@ -203,7 +203,6 @@ mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
     *n = 0;
     return NULL;
   }
-  q->idle_polls = 0;
   bytes = mcrepl__entry_size(first);
   for (last = first; last->next && count < t->max && bytes < t->max_bytes;
        last = last->next) {

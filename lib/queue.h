@@ -40,12 +40,13 @@ typedef struct mcrepl__queue {
   uint64_t max_bytes;
   uint64_t items, bytes;   /* pending and in flight */
   uint64_t pending, pending_bytes; /* not yet taken by the sender */
-  int64_t linger_ns;       /* an idle sender's polling interval */
+  int64_t slack_ns;        /* see mcrepl__queue_init() */
   uint64_t queued, replicated, dropped;
   uint64_t seq_last;       /* the last sequence number handed out */
   uint64_t seq_done;       /* every entry up to here is processed */
-  unsigned idle_polls;
-  int sender_idle;         /* asleep until signalled */
+  /* While the sender sleeps: what it waits for, so that the producer
+   * whose write makes a batch ready can wake it. */
+  const struct mcrepl__take *wanted;
   int waiters;
   int stopping;
 } mcrepl__queue_t;
@@ -58,10 +59,10 @@ mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
 size_t mcrepl__entry_size(const mcrepl__entry_t *e);
 void mcrepl__entry_free_list(mcrepl__entry_t *e);
 
-/* linger_ns: how often an idle sender looks for work before it sleeps
- * until signalled. */
+/* slack_ns: how long past a batch's window the sender waits for a
+ * producer to wake it before it goes by its own timer. */
 int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
-                      int64_t linger_ns);
+                      int64_t slack_ns);
 /* Frees whatever is still queued; no thread may use q any more. */
 void mcrepl__queue_destroy(mcrepl__queue_t *q);
 
@@ -73,7 +74,9 @@ void mcrepl__queue_count_drop(mcrepl__queue_t *q);
 
 /* What the sender will take. A batch is handed over when it is full
  * (max entries or max_bytes) or once not_before_ns has come: pipelines
- * go out at most once per window, so that many writes share one. */
+ * go out at most once per window, so that many writes share one. The
+ * first write that finds a batch ready wakes the sender; with no such
+ * write, the sender's timer goes off slack_ns after the window. */
 typedef struct mcrepl__take {
   size_t max;
   size_t max_bytes;

@@ -405,8 +405,8 @@ static void settle(mcrepl__pair_t *p)
 
 /* The next batch is sent before the last one's "MN" is read: while the
  * writes flow, the answer is there by then and costs no wake-up of its
- * own. With nothing new by the end of the batch window, it is read
- * then. */
+ * own. With nothing new within half a window after the batch window,
+ * it is read then. */
 static void *sender_main(void *arg)
 {
   mcrepl__pair_t *p = arg;
@@ -416,9 +416,10 @@ static void *sender_main(void *arg)
 
   while (!mcrepl__queue_stopping(&p->q)) {
     int64_t window = s->last_batch_ns + (int64_t)p->cfg->batch_delay_us * 1000;
+    int64_t settle_by = window + p->q.slack_ns;
     mcrepl__take_t t = {(size_t)p->cfg->batch_max, BATCH_BYTES, window,
-                        s->inflight && window < s->next_tick_ns
-                            ? window : s->next_tick_ns};
+                        s->inflight && settle_by < s->next_tick_ns
+                            ? settle_by : s->next_tick_ns};
     batch = mcrepl__queue_take(&p->q, &t, &n);
     settle(p);
     if (batch) {

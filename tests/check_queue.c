@@ -222,6 +222,84 @@ START_TEST(batches_gather_until_their_window)
 }
 END_TEST
 
+/* A sender thread's take(), timed from the given start. */
+typedef struct timed_take {
+  mcrepl__queue_t *q;
+  mcrepl__take_t t;
+  size_t n;
+  int64_t t0, took_ns;
+} timed_take_t;
+
+static void *take_timed(void *arg)
+{
+  timed_take_t *x = arg;
+  mcrepl__entry_t *b = mcrepl__queue_take(x->q, &x->t, &x->n);
+
+  x->took_ns = mcrepl__now_ns() - x->t0;
+  if (b)
+    mcrepl__queue_done(x->q, b, 0);
+  return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+  nanosleep(&ts, NULL);
+}
+
+/* A sender waiting with a long slack is woken by the first write after
+ * its window, or by the write that fills its batch, not by its timer. */
+static int64_t woken_after(size_t max, int64_t window_ms, int late_writes)
+{
+  mcrepl__queue_t q;
+  timed_take_t x = {&q, {max, SIZE_MAX, 0, 0}, 0, mcrepl__now_ns(), 0};
+  pthread_t t;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 10000000000), 0);
+  x.t.not_before_ns = x.t0 + window_ms * 1000000;
+  x.t.until_ns = x.t0 + 20000000000;
+  mcrepl__queue_push(&q, mk("early", 1), 0);
+  ck_assert_int_eq(pthread_create(&t, NULL, take_timed, &x), 0);
+  sleep_ms(100);
+  for (int k = 0; k < late_writes; k++)
+    mcrepl__queue_push(&q, mk("late", 1), 0);
+  pthread_join(t, NULL);
+  ck_assert_uint_eq(x.n, (size_t)late_writes + 1);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+  return x.took_ns;
+}
+
+START_TEST(a_write_wakes_the_sender)
+{
+  int64_t ns = woken_after(16, 50, 1); /* its window has passed */
+
+  ck_assert_int_ge(ns, 100000000);
+  ck_assert_int_lt(ns, 2000000000);
+  ns = woken_after(4, 10000, 3); /* it fills the batch */
+  ck_assert_int_ge(ns, 100000000);
+  ck_assert_int_lt(ns, 2000000000);
+}
+END_TEST
+
+START_TEST(without_writes_the_timer_goes_off_after_the_slack)
+{
+  mcrepl__queue_t q;
+  timed_take_t x = {&q, {16, SIZE_MAX, 0, 0}, 0, mcrepl__now_ns(), 0};
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000), 0);
+  x.t.not_before_ns = x.t0 + 50000000;
+  x.t.until_ns = x.t0 + 20000000000;
+  mcrepl__queue_push(&q, mk("only", 1), 0);
+  take_timed(&x);
+  ck_assert_uint_eq(x.n, 1);
+  ck_assert_int_ge(x.took_ns, 150000000);
+  ck_assert_int_lt(x.took_ns, 2000000000);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("queue");
@@ -234,6 +312,8 @@ static Suite *suite(void)
   tcase_add_test(tc, wait_sees_progress_and_times_out);
   tcase_add_test(tc, blocking_producer_waits_for_room);
   tcase_add_test(tc, stop_wakes_an_idle_sender);
+  tcase_add_test(tc, a_write_wakes_the_sender);
+  tcase_add_test(tc, without_writes_the_timer_goes_off_after_the_slack);
   tcase_add_test(tc, lag_percentiles);
   tcase_add_test(tc, batches_gather_until_their_window);
   suite_add_tcase(s, tc);
