@@ -1,5 +1,4 @@
 /* The sender thread of a pair (see sender.h). */
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,13 +421,6 @@ static void *sender_main(void *arg)
                         s->inflight && settle_by < s->next_tick_ns
                             ? settle_by : s->next_tick_ns};
     batch = mcrepl__queue_take(&p->q, &t, &n);
-    /* Mostly the write that made the batch ready woke us, from a caller
-     * still inside its call on this CPU. Letting it finish and send its
-     * next request first, the pipeline's system calls overlap its wait
-     * for the master instead of delaying its answer (caller p99.9 about
-     * 400 -> 220 us in mcrepl-bench). */
-    if (batch)
-      sched_yield();
     settle(p);
     if (batch) {
       s->last_batch_ns = mcrepl__now_ns();
