@@ -104,6 +104,37 @@ static int timed_wait(pthread_cond_t *c, pthread_mutex_t *mu,
   return pthread_cond_timedwait(c, mu, &ts);
 }
 
+/* A batch is worth sending: it is full, or its time has come. */
+static int batch_ready(const mcrepl__queue_t *q, const mcrepl__take_t *t,
+                       int64_t now)
+{
+  return q->head && (now >= t->not_before_ns || q->pending >= t->max ||
+                     q->pending_bytes >= t->max_bytes);
+}
+
+/* Someone waits for the queue to move (mcrepl_wait_replicated, or a
+ * producer out of room): then the window's economy gives way, and what
+ * is queued or in flight is sent or settled at once. */
+static int hurried(const mcrepl__queue_t *q)
+{
+  return q->waiters > 0 && (q->head || q->items > q->pending);
+}
+
+static int sender_wanted(const mcrepl__queue_t *q, int64_t now)
+{
+  return q->wanted && (batch_ready(q, q->wanted, now) || hurried(q));
+}
+
+/* Under the lock; the caller then waits on q->progress. */
+static void add_waiter(mcrepl__queue_t *q)
+{
+  q->waiters++;
+  if (sender_wanted(q, mcrepl__now_ns())) {
+    q->wanted = NULL;
+    pthread_cond_signal(&q->wake);
+  }
+}
+
 /* Waits for room for size bytes; 1 when there is room. */
 static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
 {
@@ -115,21 +146,13 @@ static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
     int rc;
     if (block_ms <= 0 || q->stopping)
       return 0;
-    q->waiters++;
+    add_waiter(q);
     rc = timed_wait(&q->progress, &q->mu, deadline);
     q->waiters--;
     if (rc == ETIMEDOUT && q->bytes + size > q->max_bytes)
       return 0;
   }
   return 1;
-}
-
-/* A batch is worth sending: it is full, or its time has come. */
-static int batch_ready(const mcrepl__queue_t *q, const mcrepl__take_t *t,
-                       int64_t now)
-{
-  return q->head && (now >= t->not_before_ns || q->pending >= t->max ||
-                     q->pending_bytes >= t->max_bytes);
 }
 
 int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
@@ -155,7 +178,7 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   q->bytes += size;
   q->pending++;
   q->pending_bytes += size;
-  wake = q->wanted && batch_ready(q, q->wanted, mcrepl__now_ns());
+  wake = sender_wanted(q, mcrepl__now_ns());
   if (wake)
     q->wanted = NULL;
   pthread_mutex_unlock(&q->mu);
@@ -179,7 +202,7 @@ static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
   int64_t now;
 
   while (!q->stopping && (now = mcrepl__now_ns()) < t->until_ns &&
-         !batch_ready(q, t, now)) {
+         !batch_ready(q, t, now) && !hurried(q)) {
     int64_t timer = t->until_ns;
     if (t->not_before_ns > now && t->not_before_ns + q->slack_ns < timer)
       timer = t->not_before_ns + q->slack_ns;
@@ -280,7 +303,7 @@ int mcrepl__queue_wait(mcrepl__queue_t *q, uint64_t seq, int64_t deadline_ns)
   int ok;
 
   pthread_mutex_lock(&q->mu);
-  q->waiters++;
+  add_waiter(q);
   while (q->seq_done < seq) {
     if (deadline_ns == 0)
       pthread_cond_wait(&q->progress, &q->mu);
