@@ -178,7 +178,10 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   q->bytes += size;
   q->pending++;
   q->pending_bytes += size;
-  wake = sender_wanted(q, mcrepl__now_ns());
+  /* e->t_ns was read just before the push: no second clock read per
+   * write. Stale after a wait for room, it can at worst leave the
+   * wake-up to the sender's own timer. */
+  wake = sender_wanted(q, e->t_ns);
   if (wake)
     q->wanted = NULL;
   pthread_mutex_unlock(&q->mu);
