@@ -159,6 +159,13 @@ START_TEST(blocking_producer_waits_for_room)
 }
 END_TEST
 
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+  nanosleep(&ts, NULL);
+}
+
 START_TEST(stop_wakes_an_idle_sender)
 {
   mcrepl__queue_t q;
@@ -166,10 +173,7 @@ START_TEST(stop_wakes_an_idle_sender)
 
   ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
   ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
-  {
-    struct timespec ts = {0, 100000000}; /* let it fall deeply asleep */
-    nanosleep(&ts, NULL);
-  }
+  sleep_ms(100); /* let it fall deeply asleep */
   mcrepl__queue_push(&q, mk("late", 1), 0);
   mcrepl__queue_stop(&q);
   pthread_join(t, NULL);
@@ -239,13 +243,6 @@ static void *take_timed(void *arg)
   if (b)
     mcrepl__queue_done(x->q, b, 0);
   return NULL;
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-  nanosleep(&ts, NULL);
 }
 
 /* A sender waiting with a long slack is woken by the first write after

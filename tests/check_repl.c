@@ -518,8 +518,7 @@ END_TEST
 static long long ms_until_replicated(long long t0, uint64_t n) {
   mcrepl_pair_stats_t st = pair_stats(0);
   while (st.replicated < n && mc_now_ms() - t0 < WAIT_MS) {
-    struct timespec ts = {0, 2000000};
-    nanosleep(&ts, NULL);
+    mc_sleep_ms(2);
     st = pair_stats(0);
   }
   ck_assert_uint_eq(st.replicated, n);
@@ -532,8 +531,7 @@ START_TEST(test_lag_ends_at_arrival) {
    * and the window of this first pipeline are over before the write. */
   ck_rc(mcrepl_set(g_m, S("lag0"), S("x"), 0, 0), MCREPL_SUCCESS);
   wait_ok();
-  struct timespec ts = {0, 350000000};
-  nanosleep(&ts, NULL);
+  mc_sleep_ms(350);
   long long t0 = mc_now_ms();
   ck_rc(mcrepl_set(g_m, S("lag"), S("x"), 0, 0), MCREPL_SUCCESS);
   long long took = ms_until_replicated(t0, 2);
