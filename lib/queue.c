@@ -306,15 +306,17 @@ int mcrepl__queue_wait(mcrepl__queue_t *q, uint64_t seq, int64_t deadline_ns)
   int ok;
 
   pthread_mutex_lock(&q->mu);
-  add_waiter(q);
-  while (q->seq_done < seq) {
-    if (deadline_ns == 0)
-      pthread_cond_wait(&q->progress, &q->mu);
-    else if (timed_wait(&q->progress, &q->mu, deadline_ns) == ETIMEDOUT)
-      break;
+  if (q->seq_done < seq) {
+    add_waiter(q);
+    while (q->seq_done < seq) {
+      if (deadline_ns == 0)
+        pthread_cond_wait(&q->progress, &q->mu);
+      else if (timed_wait(&q->progress, &q->mu, deadline_ns) == ETIMEDOUT)
+        break;
+    }
+    q->waiters--;
   }
   ok = q->seq_done >= seq;
-  q->waiters--;
   pthread_mutex_unlock(&q->mu);
   return ok ? 0 : -1;
 }
