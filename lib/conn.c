@@ -269,20 +269,22 @@ static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
 
   if (c->fd < 0)
     return MCREPL_CONNECTION_FAILURE;
+  /* Read before polling: a pipelined answer is mostly there already,
+   * and the poll would be one more system call per batch. */
   while (c->in.len - c->pos < need) {
-    int ms = slice_ms(io, progress), ev, got;
+    int got = fill(c), ms, ev;
+    if (got < 0)
+      return fail(c, MCREPL_CONNECTION_FAILURE);
+    if (got > 0) {
+      progress = mcrepl__now_ns();
+      continue;
+    }
+    ms = slice_ms(io, progress);
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLIN, ms);
     if (ev < 0 || (ev & (POLLERR | POLLNVAL)))
       return fail(c, MCREPL_CONNECTION_FAILURE);
-    if (ev == 0)
-      continue;
-    got = fill(c);
-    if (got < 0)
-      return fail(c, MCREPL_CONNECTION_FAILURE);
-    if (got > 0)
-      progress = mcrepl__now_ns();
   }
   return MCREPL_SUCCESS;
 }
