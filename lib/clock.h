@@ -19,7 +19,8 @@ static inline int64_t mcrepl__ms_to_ns(int64_t ms)
 }
 
 /* The absolute CLOCK_MONOTONIC time for pthread_cond_timedwait on
- * condition variables created with mcrepl__cond_init. */
+ * condition variables created with mcrepl__cond_init, and for
+ * FUTEX_WAIT_BITSET. */
 static inline struct timespec mcrepl__ns_to_ts(int64_t ns)
 {
   struct timespec ts;

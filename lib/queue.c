@@ -1,7 +1,10 @@
 /* The replication queue (see queue.h). */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "queue.h"
@@ -73,14 +76,10 @@ int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
   memset(q, 0, sizeof *q);
   q->max_bytes = max_bytes;
   q->slack_ns = slack_ns > 0 ? slack_ns : 0;
+  atomic_init(&q->wake, 0);
   if (pthread_mutex_init(&q->mu, NULL) != 0)
     return -1;
-  if (mcrepl__cond_init(&q->wake) != 0) {
-    pthread_mutex_destroy(&q->mu);
-    return -1;
-  }
   if (mcrepl__cond_init(&q->progress) != 0) {
-    pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->mu);
     return -1;
   }
@@ -92,7 +91,6 @@ void mcrepl__queue_destroy(mcrepl__queue_t *q)
   mcrepl__entry_free_list(q->head);
   q->head = q->tail = NULL;
   pthread_cond_destroy(&q->progress);
-  pthread_cond_destroy(&q->wake);
   pthread_mutex_destroy(&q->mu);
 }
 
@@ -102,6 +100,29 @@ static int timed_wait(pthread_cond_t *c, pthread_mutex_t *mu,
   struct timespec ts = mcrepl__ns_to_ts(deadline_ns);
 
   return pthread_cond_timedwait(c, mu, &ts);
+}
+
+/* The sender sleeps on a futex word, not on a condition variable: glibc
+ * hands a condition variable's mutex back to the woken thread marked as
+ * contended, so each wake-up of the sender would cost it one more system
+ * call, a futex wake for nobody, when it next unlocks. */
+static void kick(mcrepl__queue_t *q)
+{
+  atomic_fetch_add(&q->wake, 1);
+  syscall(SYS_futex, &q->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Under the lock, which it drops while it sleeps: until a kick (any since
+ * the lock was taken counts) or deadline_ns (monotonic). */
+static void sleep_until(mcrepl__queue_t *q, int64_t deadline_ns)
+{
+  unsigned seen = atomic_load(&q->wake);
+  struct timespec ts = mcrepl__ns_to_ts(deadline_ns);
+
+  pthread_mutex_unlock(&q->mu);
+  syscall(SYS_futex, &q->wake, FUTEX_WAIT_BITSET_PRIVATE, seen, &ts, NULL,
+          FUTEX_BITSET_MATCH_ANY);
+  pthread_mutex_lock(&q->mu);
 }
 
 /* A batch is worth sending: it is full, or its time has come. */
@@ -131,7 +152,7 @@ static void add_waiter(mcrepl__queue_t *q)
   q->waiters++;
   if (sender_wanted(q, mcrepl__now_ns())) {
     q->wanted = NULL;
-    pthread_cond_signal(&q->wake);
+    kick(q);
   }
 }
 
@@ -185,9 +206,9 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   if (wake)
     q->wanted = NULL;
   pthread_mutex_unlock(&q->mu);
-  /* Signalled under the lock, the sender would wake only to wait for it. */
+  /* Kicked under the lock, the sender would wake only to wait for it. */
   if (wake)
-    pthread_cond_signal(&q->wake);
+    kick(q);
   return 1;
 }
 
@@ -210,7 +231,7 @@ static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
     if (t->not_before_ns > now && t->not_before_ns + q->slack_ns < timer)
       timer = t->not_before_ns + q->slack_ns;
     q->wanted = t;
-    timed_wait(&q->wake, &q->mu, timer);
+    sleep_until(q, timer);
     q->wanted = NULL;
   }
 }
@@ -286,7 +307,7 @@ void mcrepl__queue_stop(mcrepl__queue_t *q)
 {
   pthread_mutex_lock(&q->mu);
   q->stopping = 1;
-  pthread_cond_broadcast(&q->wake);
+  kick(q);
   pthread_cond_broadcast(&q->progress);
   pthread_mutex_unlock(&q->mu);
 }

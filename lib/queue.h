@@ -6,6 +6,7 @@
 #define MCREPL_QUEUE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,7 @@ typedef struct mcrepl__queue_counts {
 
 typedef struct mcrepl__queue {
   pthread_mutex_t mu;
-  pthread_cond_t wake;     /* the sender sleeps here */
+  atomic_uint wake;        /* the sender sleeps on this futex word */
   pthread_cond_t progress; /* producers waiting for room, and waiters */
   mcrepl__entry_t *head, *tail; /* not yet taken by the sender */
   uint64_t max_bytes;
