@@ -1,0 +1,122 @@
+/* Unit tests of the meta commands the sender formats by hand: each must
+ * be, byte for byte, what the printf format it replaced produced, for
+ * every number the sender can hand it. No server runs. */
+#include <check.h>
+
+#include "testutil.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const keys[] = {"k", "user:1234:profile",
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789012345678901234567890123456789"
+                                   "0123456789"};
+static const uint64_t vlens[] = {0, 1, 9, 10, 100, 1048576, UINT32_MAX,
+                                 UINT64_MAX};
+static const uint32_t flags[] = {0, 1, 42, 65535, UINT32_MAX};
+static const int64_t ttls[] = {0,  1,          -1,        9,
+                               10, 2592000,    1700000000, INT64_MAX,
+                               -9, INT64_MIN + 1, INT64_MIN};
+
+/* The buffer holds exactly want, NUL-terminated after its length. */
+static void expect(const mcrepl__buf_t *b, const char *want)
+{
+  ck_assert_uint_eq(b->len, strlen(want));
+  ck_assert_mem_eq(b->p, want, b->len);
+  ck_assert_int_eq(b->p[b->len], '\0');
+}
+
+START_TEST(ms_head_is_the_printf_text)
+{
+  size_t k, v, f, t;
+  char want[512];
+
+  for (k = 0; k < ARRAY_LEN(keys); k++)
+    for (v = 0; v < ARRAY_LEN(vlens); v++)
+      for (f = 0; f < ARRAY_LEN(flags); f++)
+        for (t = 0; t < ARRAY_LEN(ttls); t++) {
+          mcrepl__buf_t b = {0};
+          snprintf(want, sizeof want, "ms %s %" PRIu64 " F%" PRIu32
+                   " T%" PRId64 " q\r\n", keys[k], vlens[v], flags[f],
+                   ttls[t]);
+          ck_assert_int_eq(mcrepl__proto_ms_head(&b, S(keys[k]),
+                                                 (size_t)vlens[v], flags[f],
+                                                 ttls[t]), 0);
+          expect(&b, want);
+          mcrepl__buf_free(&b);
+        }
+}
+END_TEST
+
+START_TEST(md_and_mg_are_the_printf_text)
+{
+  size_t k;
+  char want[512];
+
+  for (k = 0; k < ARRAY_LEN(keys); k++) {
+    mcrepl__buf_t b = {0};
+    snprintf(want, sizeof want, "md %s q\r\n", keys[k]);
+    ck_assert_int_eq(mcrepl__proto_md(&b, S(keys[k])), 0);
+    expect(&b, want);
+    b.len = 0;
+    snprintf(want, sizeof want, "mg %s v f t\r\n", keys[k]);
+    ck_assert_int_eq(mcrepl__proto_mg_state(&b, S(keys[k])), 0);
+    expect(&b, want);
+    mcrepl__buf_free(&b);
+  }
+}
+END_TEST
+
+/* A pipeline's commands follow each other across the buffer's growth. */
+START_TEST(commands_append_across_growth)
+{
+  mcrepl__buf_t b = {0};
+  char *want = malloc(1 << 20), *w = want;
+  int i;
+
+  ck_assert_ptr_nonnull(want);
+  for (i = 0; i < 5000; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "key-%d", i);
+    if (i % 3 == 2) {
+      ck_assert_int_eq(mcrepl__proto_md(&b, S(key)), 0);
+      w += sprintf(w, "md %s q\r\n", key);
+    } else {
+      ck_assert_int_eq(mcrepl__proto_ms_head(&b, S(key), (size_t)i * 7,
+                                             (uint32_t)i, i - 2500), 0);
+      w += sprintf(w, "ms %s %d F%d T%d q\r\n", key, i * 7, i, i - 2500);
+    }
+  }
+  ck_assert_uint_gt(b.cap, 4096);
+  expect(&b, want);
+  mcrepl__buf_free(&b);
+  free(want);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+  Suite *s = suite_create("proto");
+  TCase *fmt = tcase_create("format");
+
+  tcase_add_test(fmt, ms_head_is_the_printf_text);
+  tcase_add_test(fmt, md_and_mg_are_the_printf_text);
+  tcase_add_test(fmt, commands_append_across_growth);
+  suite_add_tcase(s, fmt);
+  return s;
+}
+
+int main(void)
+{
+  return run_suite(suite());
+}
