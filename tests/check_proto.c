@@ -11,8 +11,6 @@
 
 #include "proto.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 static const char *const keys[] = {"k", "user:1234:profile",
                                    "0123456789012345678901234567890123456789"
                                    "0123456789012345678901234567890123456789"

@@ -14,7 +14,6 @@
 #include "ring.h"
 
 #define NKEYS 10000
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The reference: libmemcached configured as ring.h promises to mirror. */
 static memcached_st *reference(const mcrepl__ring_member_t *m, size_t n)

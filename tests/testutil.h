@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The number of elements of an array (not a pointer). */
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A key or value literal as (pointer, length). */
 #define S(k) (k), strlen(k)
 
