@@ -96,7 +96,8 @@ static char *put_i64(char *p, int64_t v)
   return put_u64(p, (uint64_t)0 - (uint64_t)v);
 }
 
-/* "<verb> <key>" into space for it and `more` bytes after it. */
+/* "<verb> <key>", the verb a two-letter meta command, into space for
+ * it and `more` bytes after it. */
 static char *start_cmd(mcrepl__buf_t *b, const char *verb, const char *key,
                        size_t klen, size_t more)
 {
