@@ -122,14 +122,6 @@ int64_t mcrepl__clock_skew(const mcrepl__stats_reply_t *id)
   return (int64_t)id->time - (int64_t)time(NULL);
 }
 
-int64_t mcrepl__expiry_at(int64_t ttl, int64_t node_now)
-{
-  /* t0 means under a second is left, not "never". */
-  if (ttl < 0)
-    return 0;
-  return node_now + (ttl == 0 ? 1 : ttl);
-}
-
 int64_t mcrepl__boot_time(const mcrepl__stats_reply_t *id)
 {
   return (int64_t)id->time - (int64_t)id->uptime;

@@ -57,11 +57,6 @@ mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
                                    const mcrepl__io_t *io);
 /* The node's clock ("stats time") minus ours, in seconds. */
 int64_t mcrepl__clock_skew(const mcrepl__stats_reply_t *id);
-/* The expiry to store for an item that mg's "t" said has ttl seconds
- * left (-1: never), as an absolute time on a clock that now shows
- * node_now: relative times over 30 days would read as unix times, and an
- * absolute one does not restart when a stalled node wakes up. */
-int64_t mcrepl__expiry_at(int64_t ttl, int64_t node_now);
 /* A node's start time on its own clock. */
 int64_t mcrepl__boot_time(const mcrepl__stats_reply_t *id);
 

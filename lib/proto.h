@@ -42,6 +42,11 @@ int mcrepl__pipe_value(mcrepl__pipe_t *pp, const char *v, size_t len);
 int mcrepl__pipe_iov(mcrepl__pipe_t *pp, struct iovec **iov, size_t *n);
 void mcrepl__pipe_free(mcrepl__pipe_t *pp);
 
+/* The expiry to store for an item that mg's "t" said has ttl seconds
+ * left (-1: never), as an absolute time on a clock that now shows
+ * node_now: relative times over 30 days would read as unix times, and an
+ * absolute one does not restart when a stalled node wakes up. */
+int64_t mcrepl__expiry_at(int64_t ttl, int64_t node_now);
 /* "ms <key> <len> F<flags> T<ttl> q" and CRLF, without the data. */
 int mcrepl__proto_ms_head(mcrepl__buf_t *b, const char *key, size_t klen,
                           size_t vlen, uint32_t flags, int64_t ttl);

@@ -1,6 +1,7 @@
 /* Unit tests of the meta commands the sender formats by hand: each must
  * be, byte for byte, what the printf format it replaced produced, for
- * every number the sender can hand it. No server runs. */
+ * every number the sender can hand it; and of the expiry times it puts
+ * in them. No server runs. */
 #include <check.h>
 
 #include "testutil.h"
@@ -102,15 +103,46 @@ START_TEST(commands_append_across_growth)
 }
 END_TEST
 
+/* An item's remaining time, moved to another node's clock. */
+START_TEST(expiry_moves_to_the_node_clock)
+{
+  const int64_t now = 1700000000;
+
+  ck_assert_int_eq(mcrepl__expiry_at(-1, now), 0);
+  ck_assert_int_eq(mcrepl__expiry_at(0, now), now + 1);
+  ck_assert_int_eq(mcrepl__expiry_at(1, now), now + 1);
+  ck_assert_int_eq(mcrepl__expiry_at(2592001, now), now + 2592001);
+}
+END_TEST
+
+/* memcached wraps a T beyond 32 signed bits into the past: an item the
+ * master keeps until 2038 must not reach the slave already expired
+ * because the slave's clock reads a second later. */
+START_TEST(expiry_stops_at_2038)
+{
+  const int64_t now = 1700000000, left = INT32_MAX - now;
+
+  ck_assert_int_eq(mcrepl__expiry_at(left - 1, now), INT32_MAX - 1);
+  ck_assert_int_eq(mcrepl__expiry_at(left, now), INT32_MAX);
+  ck_assert_int_eq(mcrepl__expiry_at(left, now + 1), INT32_MAX);
+  ck_assert_int_eq(mcrepl__expiry_at(INT64_MAX, now), INT32_MAX);
+  ck_assert_int_eq(mcrepl__expiry_at(0, INT32_MAX), INT32_MAX);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("proto");
   TCase *fmt = tcase_create("format");
+  TCase *exp = tcase_create("expiry");
 
   tcase_add_test(fmt, ms_head_is_the_printf_text);
   tcase_add_test(fmt, md_and_mg_are_the_printf_text);
   tcase_add_test(fmt, commands_append_across_growth);
   suite_add_tcase(s, fmt);
+  tcase_add_test(exp, expiry_moves_to_the_node_clock);
+  tcase_add_test(exp, expiry_stops_at_2038);
+  suite_add_tcase(s, exp);
   return s;
 }
 
