@@ -2,6 +2,7 @@
  * mcrepl_resync in mcrepl.h). Keys are listed by memcached's LRU crawler,
  * read back with "mg <key> v f t" and stored with "ms ... ME" (add), in
  * pipelined batches, at a bounded rate. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ typedef struct {
   mcrepl__config_t cfg;
   mcrepl__addr_t from, to;
   mcrepl__conn_t dump, src, dst;
+  FILE *spool; /* the listing of one pass (see spool_dump) */
   mcrepl__io_t io;
   char keys[BATCH][251];
   size_t klen[BATCH], nkeys;
@@ -86,24 +88,28 @@ size_t mcrepl__metadump_key(const char *line, size_t len, char *out)
   return n;
 }
 
-static mcrepl_return_t start_dump(resync_t *r)
+/* Sends the listing command; the connection is then at its first line.
+ * The crawler serves one listing at a time and answers BUSY meanwhile;
+ * it also wants to be alone on its connection. MCREPL_NOT_SUPPORTED:
+ * the server does not know the mode (memcached before 1.6.9 answers
+ * BADCLASS to "hash"). */
+static mcrepl_return_t start_dump(resync_t *r, const char *cmd, size_t len)
 {
-  static const char cmd[] = "lru_crawler metadump all\r\n";
   mcrepl_return_t rc;
   const char *l;
   size_t n;
   int tries;
 
-  /* The crawler serves one request at a time and answers BUSY
-   * meanwhile; it also wants to be alone on its connection. */
   for (tries = 0; tries < BUSY_RETRIES; tries++) {
     rc = mcrepl__conn_open(&r->dump, &r->from, r->cfg.connect_timeout_ms);
     if (rc == MCREPL_SUCCESS)
-      rc = mcrepl__conn_send(&r->dump, cmd, sizeof cmd - 1, &r->io);
+      rc = mcrepl__conn_send(&r->dump, cmd, len, &r->io);
     if (rc == MCREPL_SUCCESS)
       rc = mcrepl__conn_line(&r->dump, &l, &n, &r->io);
     if (rc != MCREPL_SUCCESS)
       return rc;
+    if (mcrepl__proto_is(l, n, "BADCLASS"))
+      return MCREPL_NOT_SUPPORTED;
     if (!mcrepl__proto_is(l, n, "BUSY")) {
       /* The first item line: put it back to be read again. */
       r->dump.pos = (size_t)(l - r->dump.in.p);
@@ -118,36 +124,68 @@ static mcrepl_return_t start_dump(resync_t *r)
   return MCREPL_TIMEOUT;
 }
 
-/* Fills the next batch of keys; *end set when the listing is over. */
-static mcrepl_return_t next_keys(resync_t *r, int *end)
+/* Copies the listing into r->spool, one decoded key a line, as fast as
+ * the server sends it. The walk of the hash table ("hash") lists every
+ * item once, where the walk of the LRUs ("all") skips items that reads
+ * move between LRUs meanwhile (hundreds in 20,000 under load); but the
+ * hash walk holds a bucket lock while it waits for its reader, and the
+ * server's clients wait on that lock too. So nothing slow happens
+ * between two reads of the listing: it is read whole first, and copied
+ * at the resync's own pace afterwards. */
+static mcrepl_return_t spool_dump(resync_t *r)
 {
-  mcrepl_return_t rc = MCREPL_SUCCESS;
+  static const char hash[] = "lru_crawler metadump hash\r\n";
+  static const char all[] = "lru_crawler metadump all\r\n";
+  mcrepl_return_t rc = start_dump(r, hash, sizeof hash - 1);
+  char key[251];
   const char *l;
   size_t n, k;
 
+  if (rc == MCREPL_NOT_SUPPORTED) {
+    mcrepl__conn_close(&r->dump);
+    rc = start_dump(r, all, sizeof all - 1);
+  }
+  while (rc == MCREPL_SUCCESS) {
+    rc = mcrepl__conn_line(&r->dump, &l, &n, &r->io);
+    if (rc != MCREPL_SUCCESS || (n == 3 && memcmp(l, "END", 3) == 0))
+      break;
+    if (mcrepl__proto_classify(l, n) != MCREPL__LINE_GARBAGE)
+      rc = MCREPL_PROTOCOL_ERROR; /* ERROR, CLIENT_ERROR ... */
+    else if ((k = mcrepl__metadump_key(l, n, key)) != 0 &&
+             (fwrite(key, 1, k, r->spool) != k || putc('\n', r->spool) < 0))
+      rc = MCREPL_FAILURE;
+  }
+  mcrepl__conn_close(&r->dump);
+  if (rc == MCREPL_SUCCESS && fflush(r->spool) != 0)
+    rc = MCREPL_FAILURE;
+  rewind(r->spool);
+  return rc;
+}
+
+/* Fills the next batch of keys from the spool; *end set when it is
+ * over. */
+static void next_keys(resync_t *r, int *end)
+{
+  char line[256];
+  size_t k;
+
   r->nkeys = 0;
   while (r->nkeys < BATCH) {
-    rc = mcrepl__conn_line(&r->dump, &l, &n, &r->io);
-    if (rc != MCREPL_SUCCESS)
-      return rc;
-    if (n == 3 && memcmp(l, "END", 3) == 0) {
+    if (!fgets(line, sizeof line, r->spool)) {
       *end = 1;
-      return MCREPL_SUCCESS;
+      return;
     }
-    if (mcrepl__proto_classify(l, n) != MCREPL__LINE_GARBAGE)
-      return MCREPL_PROTOCOL_ERROR; /* ERROR, CLIENT_ERROR ... */
-    k = mcrepl__metadump_key(l, n, r->keys[r->nkeys]);
-    if (k == 0)
+    k = strcspn(line, "\n");
+    if (k == 0 || k > 250)
       continue;
     r->pr.scanned++;
     /* Our own markers say what the source holds, not the target. */
     if (k >= sizeof MCREPL__KEY_PREFIX - 1 &&
-        memcmp(r->keys[r->nkeys], MCREPL__KEY_PREFIX,
-               sizeof MCREPL__KEY_PREFIX - 1) == 0)
+        memcmp(line, MCREPL__KEY_PREFIX, sizeof MCREPL__KEY_PREFIX - 1) == 0)
       continue;
+    memcpy(r->keys[r->nkeys], line, k);
     r->klen[r->nkeys++] = k;
   }
-  return rc;
 }
 
 /* Copying ---------------------------------------------------------------- */
@@ -264,14 +302,15 @@ static int report(resync_t *r)
   return r->cb ? r->cb(r->ctx, &r->pr) : 0;
 }
 
-static mcrepl_return_t copy_pass(resync_t *r)
+/* Copies the keys of the spool, at the configured rate. */
+static mcrepl_return_t copy_spool(resync_t *r)
 {
-  mcrepl_return_t rc = start_dump(r);
+  mcrepl_return_t rc = MCREPL_SUCCESS;
   int end = 0;
 
   while (rc == MCREPL_SUCCESS && !end) {
-    rc = next_keys(r, &end);
-    if (rc == MCREPL_SUCCESS && r->nkeys > 0)
+    next_keys(r, &end);
+    if (r->nkeys > 0)
       rc = read_batch(r);
     if (rc == MCREPL_SUCCESS && r->nkeys > 0)
       rc = write_batch(r);
@@ -282,8 +321,25 @@ static mcrepl_return_t copy_pass(resync_t *r)
       return fail(r, MCREPL_FAILURE, "interrupted");
     pace(r);
   }
-  mcrepl__conn_close(&r->dump);
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "copying");
+}
+
+static mcrepl_return_t copy_pass(resync_t *r)
+{
+  mcrepl_return_t rc;
+
+  r->spool = tmpfile();
+  if (!r->spool) {
+    snprintf(r->err, r->errlen, "no temporary file for the listing: %s",
+             strerror(errno));
+    return MCREPL_FAILURE;
+  }
+  rc = spool_dump(r);
+  rc = rc == MCREPL_SUCCESS ? copy_spool(r)
+                            : fail(r, rc, "listing the source's keys");
+  fclose(r->spool);
+  r->spool = NULL;
+  return rc;
 }
 
 /* Whether the target still holds fewer items than the source. */
@@ -296,10 +352,10 @@ static int behind(resync_t *r)
          b.curr_items < a.curr_items;
 }
 
-/* memcached's crawler may pass over items that busy clients move in the
- * LRU meanwhile: the listing is repeated while a pass still found items
- * the target lacked and the target still holds fewer. Adds make a
- * repeated pass harmless. */
+/* A walk lists a bucket as it finds it when it passes, and older servers
+ * or a table that grows meanwhile may still let an item slip: the
+ * listing is repeated while a pass still found items the target lacked
+ * and the target still holds fewer. Adds make a repeated pass harmless. */
 static mcrepl_return_t copy_all(resync_t *r)
 {
   mcrepl_return_t rc = MCREPL_SUCCESS;

@@ -61,6 +61,42 @@ static int has_key(int port, const char *key)
   return mc_raw_get(port, key, NULL, NULL, NULL) == 1;
 }
 
+static int dial(int port)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+    return fd;
+  if (fd >= 0)
+    close(fd);
+  return -1;
+}
+
+/* Sends a pipeline that ends in "mn" and reads up to its "MN". */
+static int pipeline(int fd, const char *cmds, size_t len)
+{
+  char buf[65536];
+  size_t have = 0;
+  ssize_t n;
+
+  if (write(fd, cmds, len) != (ssize_t)len)
+    return -1;
+  for (;;) {
+    n = read(fd, buf + have, sizeof buf - have);
+    if (n <= 0)
+      return -1;
+    have += (size_t)n;
+    if (have >= 4 && memcmp(buf + have - 4, "MN\r\n", 4) == 0)
+      return 0;
+    if (have > sizeof buf - 4096) { /* keep the tail only */
+      memmove(buf, buf + have - 4, 4);
+      have = 4;
+    }
+  }
+}
+
 /* Resync ----------------------------------------------------------------- */
 
 START_TEST(test_resync_copies_items_with_flags_and_ttl)
@@ -155,6 +191,72 @@ START_TEST(test_resync_interrupted_then_rerun)
   ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
         MCREPL_SUCCESS);
   ck_assert_int_ge(mc_raw_items(g_b->port), 2000);
+}
+END_TEST
+
+/* A live source: its items move between memcached's LRUs as they are
+ * read and written, and a listing that walks the LRUs misses some of
+ * them (hundreds of 20,000 here); the resync must copy every one. */
+#define LIVE_KEYS 20000
+
+static _Atomic int g_live_stop;
+
+static void *live_load(void *arg)
+{
+  char cmds[8192];
+  unsigned seed = 7, next = 0;
+  int fd = dial(*(int *)arg);
+
+  while (fd >= 0 && !atomic_load(&g_live_stop)) {
+    int len = 0;
+    for (int i = 0; i < 50; i++)
+      len += snprintf(cmds + len, sizeof cmds - (size_t)len,
+                      "mg live%u v\r\n", rand_r(&seed) % LIVE_KEYS);
+    for (int i = 0; i < 20; i++)
+      len += snprintf(cmds + len, sizeof cmds - (size_t)len,
+                      "ms new%u 2 q\r\nxx\r\n", next++);
+    len += snprintf(cmds + len, sizeof cmds - (size_t)len, "mn\r\n");
+    if (pipeline(fd, cmds, (size_t)len) != 0)
+      break;
+  }
+  if (fd >= 0)
+    close(fd);
+  return NULL;
+}
+
+START_TEST(test_resync_lists_every_item_of_a_live_source)
+{
+  static char cmds[LIVE_KEYS * 40];
+  const char *keys[LIVE_KEYS];
+  static char names[LIVE_KEYS][16];
+  static unsigned char present[LIVE_KEYS];
+  pthread_t t[2];
+  char err[256];
+  size_t len = 0;
+  int fd = dial(g_a->port);
+  mcrepl_return_t rc;
+
+  ck_assert_int_ge(fd, 0);
+  for (int i = 0; i < LIVE_KEYS; i++) {
+    snprintf(names[i], sizeof names[i], "live%d", i);
+    keys[i] = names[i];
+    len += (size_t)snprintf(cmds + len, sizeof cmds - len,
+                            "ms %s 1 q\r\nv\r\n", names[i]);
+  }
+  len += (size_t)snprintf(cmds + len, sizeof cmds - len, "mn\r\n");
+  ck_assert_int_eq(pipeline(fd, cmds, len), 0);
+  close(fd);
+  atomic_store(&g_live_stop, 0);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&t[i], NULL, live_load, &g_a->port), 0);
+  rc = mcrepl_resync(g_an, g_bn, "--resync-rate=0", NULL, NULL, err,
+                     sizeof err);
+  atomic_store(&g_live_stop, 1);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  ck_assert_msg(rc == MCREPL_SUCCESS, "resync: %s", err);
+  ck_assert_int_eq(mc_raw_has_keys(g_b->port, keys, LIVE_KEYS, present),
+                   LIVE_KEYS);
 }
 END_TEST
 
@@ -308,19 +410,6 @@ typedef struct {
 } proxy_t;
 
 static proxy_t g_vip;
-
-static int dial(int port)
-{
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-    return fd;
-  if (fd >= 0)
-    close(fd);
-  return -1;
-}
 
 typedef struct {
   int c, s, gen;
@@ -524,6 +613,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_lock_admits_one);
   tcase_add_test(r, test_resync_empties_a_stale_target_first);
   tcase_add_test(r, test_resync_interrupted_then_rerun);
+  tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
   tcase_add_test(r, test_resync_bad_arguments);
   tcase_add_test(h, test_check_states);
   tcase_add_test(h, test_check_alone_when_peer_down);

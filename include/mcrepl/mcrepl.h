@@ -291,7 +291,8 @@ typedef int (*mcrepl_resync_cb)(void *ctx,
 /* Copies every live item of node `from` ("host:port") to node `to`, with
  * its flags and remaining TTL, using add so that a newer write made
  * meanwhile is never overwritten; items are listed with memcached's
- * "lru_crawler metadump all". One resync per target at a time (a lock
+ * "lru_crawler metadump hash" ("all" before memcached 1.6.9), read whole
+ * into a temporary file first. One resync per target at a time (a lock
  * item on the target; MCREPL_EXISTS when another holds it). A target
  * that its peer marked stale is emptied first. On success the target is
  * marked ready, which its health check and every mcrepl handle see.

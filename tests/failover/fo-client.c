@@ -401,8 +401,10 @@ static int hexval(int ch)
   return -1;
 }
 
-/* Every key the node's LRU crawler lists (URL-decoded), as an array of
- * KEY_MAX + 1 char strings; markers ("mcrepl:...") left out and counted
+/* Every key the node's crawler lists in a walk of its hash table (which,
+ * unlike the walk of the LRUs, does not skip items that reads move;
+ * read without a pause, as it holds a bucket lock while it waits for
+ * us), URL-decoded, as an array of KEY_MAX + 1 char strings; markers ("mcrepl:...") left out and counted
  * in *markers. */
 static int list_keys(const char *hostport, vec_t *keys, size_t *markers)
 {
@@ -417,7 +419,7 @@ static int list_keys(const char *hostport, vec_t *keys, size_t *markers)
   for (tries = 0; tries < 50; tries++) {
     if (node_open(c, hostport) != 0)
       break;
-    if (node_send(c, "lru_crawler metadump all\r\n", 26) != 0)
+    if (node_send(c, "lru_crawler metadump hash\r\n", 27) != 0)
       break;
     l = node_line(c);
     if (l && strncmp(l, "BUSY", 4) == 0) {
