@@ -36,7 +36,9 @@ mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
 void mcrepl__conn_close(mcrepl__conn_t *c);
 /* Asks the kernel to note when bytes arrive, so that rx_ns tells when a
  * reply came, not when we got round to reading it. Without it, rx_ns is
- * the time of the read. */
+ * the time of the read; so it is too while the kernel's host-wide stamp
+ * switch is off, which its deferred accounting leaves it at times (seen
+ * after network namespaces were torn down) whatever we ask. */
 void mcrepl__conn_stamp(mcrepl__conn_t *c);
 /* Frees the buffers too. */
 void mcrepl__conn_free(mcrepl__conn_t *c);
