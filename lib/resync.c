@@ -1,7 +1,7 @@
 /* Resync: copy a live master's items into its returning peer (see
- * mcrepl_resync in mcrepl.h). Keys are listed by memcached's LRU crawler,
- * read back with "mg <key> v f t" and stored with "ms ... ME" (add), in
- * pipelined batches, at a bounded rate. */
+ * mcrepl_resync in mcrepl.h). Keys are listed by memcached's crawler
+ * into a spool file, then read back with "mg <key> v f t" and stored
+ * with "ms ... ME" (add), in pipelined batches, at a bounded rate. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
