@@ -239,9 +239,18 @@ static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
 static mcrepl_return_t write_batch(resync_t *r)
 {
   mcrepl__buf_t b = {0};
-  mcrepl_return_t rc = MCREPL_SUCCESS;
+  mcrepl__stats_reply_t id;
+  mcrepl_return_t rc = mcrepl__conn_stats(&r->dst, &id, &r->io);
   const char *l;
   size_t i, n, sent = 0;
+
+  /* The target's clock and ours tick whole seconds at their own moments:
+   * a skew read long before the adds could be a second off by the time
+   * they are written, and a copy would outlive its source by that
+   * second. Read just before, it is off only if a tick falls between. */
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  r->dst_skew_s = mcrepl__clock_skew(&id);
 
   for (i = 0; i < r->nkeys; i++) {
     if (!r->found[i]) {
