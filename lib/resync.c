@@ -32,7 +32,8 @@ typedef struct {
   int found[BATCH];
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
-  int64_t dst_skew_s;   /* the target's "stats time" minus ours */
+  int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
+                           before each batch of adds (write_batch) */
   int64_t start_ns, lock_ns;
   mcrepl_resync_progress_t pr;
   mcrepl_resync_cb cb;
@@ -403,7 +404,6 @@ static mcrepl_return_t open_nodes(resync_t *r)
     return MCREPL_INVALID_ARGUMENTS;
   }
   r->pr.total = a.curr_items;
-  r->dst_skew_s = mcrepl__clock_skew(&b);
   r->mark.pid = a.pid;
   r->mark.boot = mcrepl__boot_time(&a);
   return MCREPL_SUCCESS;

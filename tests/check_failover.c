@@ -61,42 +61,6 @@ static int has_key(int port, const char *key)
   return mc_raw_get(port, key, NULL, NULL, NULL) == 1;
 }
 
-static int dial(int port)
-{
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-    return fd;
-  if (fd >= 0)
-    close(fd);
-  return -1;
-}
-
-/* Sends a pipeline that ends in "mn" and reads up to its "MN". */
-static int pipeline(int fd, const char *cmds, size_t len)
-{
-  char buf[65536];
-  size_t have = 0;
-  ssize_t n;
-
-  if (write(fd, cmds, len) != (ssize_t)len)
-    return -1;
-  for (;;) {
-    n = read(fd, buf + have, sizeof buf - have);
-    if (n <= 0)
-      return -1;
-    have += (size_t)n;
-    if (have >= 4 && memcmp(buf + have - 4, "MN\r\n", 4) == 0)
-      return 0;
-    if (have > sizeof buf - 4096) { /* keep the tail only */
-      memmove(buf, buf + have - 4, 4);
-      have = 4;
-    }
-  }
-}
-
 /* Resync ----------------------------------------------------------------- */
 
 START_TEST(test_resync_copies_items_with_flags_and_ttl)
@@ -205,7 +169,7 @@ static void *live_load(void *arg)
 {
   char cmds[8192];
   unsigned seed = 7, next = 0;
-  int fd = dial(*(int *)arg);
+  int fd = mc_raw_connect(*(int *)arg);
 
   while (fd >= 0 && !atomic_load(&g_live_stop)) {
     int len = 0;
@@ -216,7 +180,7 @@ static void *live_load(void *arg)
       len += snprintf(cmds + len, sizeof cmds - (size_t)len,
                       "ms new%u 2 q\r\nxx\r\n", next++);
     len += snprintf(cmds + len, sizeof cmds - (size_t)len, "mn\r\n");
-    if (pipeline(fd, cmds, (size_t)len) != 0)
+    if (mc_raw_pipeline(fd, cmds, (size_t)len) != 0)
       break;
   }
   if (fd >= 0)
@@ -233,7 +197,7 @@ START_TEST(test_resync_lists_every_item_of_a_live_source)
   pthread_t t[2];
   char err[256];
   size_t len = 0;
-  int fd = dial(g_a->port);
+  int fd = mc_raw_connect(g_a->port);
   mcrepl_return_t rc;
 
   ck_assert_int_ge(fd, 0);
@@ -244,7 +208,7 @@ START_TEST(test_resync_lists_every_item_of_a_live_source)
                             "ms %s 1 q\r\nv\r\n", names[i]);
   }
   len += (size_t)snprintf(cmds + len, sizeof cmds - len, "mn\r\n");
-  ck_assert_int_eq(pipeline(fd, cmds, len), 0);
+  ck_assert_int_eq(mc_raw_pipeline(fd, cmds, len), 0);
   close(fd);
   atomic_store(&g_live_stop, 0);
   for (int i = 0; i < 2; i++)
@@ -410,6 +374,19 @@ typedef struct {
 } proxy_t;
 
 static proxy_t g_vip;
+
+static int dial(int port)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+    return fd;
+  if (fd >= 0)
+    close(fd);
+  return -1;
+}
 
 typedef struct {
   int c, s, gen;

@@ -372,6 +372,17 @@ static int roundtrip(int port, const char *req, size_t req_len, rbuf_t *out,
   return rc;
 }
 
+int mc_raw_connect(int port) {
+  return connect_port(port, mc_now_ms() + RAW_TIMEOUT_MS);
+}
+
+int mc_raw_pipeline(int fd, const char *req, size_t len) {
+  rbuf_t out = {0};
+  int rc = pump(fd, req, len, &out, mc_now_ms() + RAW_TIMEOUT_MS);
+  free(out.data);
+  return rc;
+}
+
 long mc_raw_cmd(int port, const char *cmd, char *buf, size_t len) {
   char *req;
   size_t n = strlen(cmd);

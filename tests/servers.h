@@ -73,6 +73,13 @@ long long mc_raw_stat(int port, const char *name);
  * answer's full length, or -1. */
 long mc_raw_cmd(int port, const char *cmd, char *buf, size_t len);
 
+/* A connection for many pipelines (mc_raw_pipeline), or -1. */
+int mc_raw_connect(int port);
+
+/* Sends req, which ends in "mn\r\n", on fd, reading while it writes,
+ * and waits for the answer's "MN" (the rest is dropped). 0 or -1. */
+int mc_raw_pipeline(int fd, const char *req, size_t len);
+
 /* Pipelined presence check of n keys over one connection: present[i] is
  * set to 1 or 0. Returns the number present, or -1 on error. */
 long mc_raw_has_keys(int port, const char *const *keys, size_t n,

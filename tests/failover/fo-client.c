@@ -404,8 +404,8 @@ static int hexval(int ch)
 /* Every key the node's crawler lists in a walk of its hash table (which,
  * unlike the walk of the LRUs, does not skip items that reads move;
  * read without a pause, as it holds a bucket lock while it waits for
- * us), URL-decoded, as an array of KEY_MAX + 1 char strings; markers ("mcrepl:...") left out and counted
- * in *markers. */
+ * us), URL-decoded, as an array of KEY_MAX + 1 char strings; markers
+ * ("mcrepl:...") left out and counted in *markers. */
 static int list_keys(const char *hostport, vec_t *keys, size_t *markers)
 {
   node_t *c = malloc(sizeof *c);
