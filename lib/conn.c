@@ -47,8 +47,8 @@ void mcrepl__conn_stamp(mcrepl__conn_t *c)
 }
 
 /* The arrival time of the last segment read, moved from the wall clock
- * the kernel stamps with onto our monotonic one. */
-static int64_t arrival(struct msghdr *mh, int64_t now)
+ * the kernel stamps with onto our monotonic one; now when unstamped. */
+static int64_t arrival(struct msghdr *mh, int64_t now, int *stamped)
 {
   struct cmsghdr *cm;
 
@@ -61,8 +61,10 @@ static int64_t arrival(struct msghdr *mh, int64_t now)
       ago = (int64_t)(real.tv_sec - ts.tv_sec) * 1000000000 +
             (real.tv_nsec - ts.tv_nsec);
       /* A wall clock step while the bytes waited is not a lag. */
-      return ago > 0 && ago < now ? now - ago : now;
+      *stamped = ago > 0 && ago < now;
+      return *stamped ? now - ago : now;
     }
+  *stamped = 0;
   return now;
 }
 
@@ -85,7 +87,7 @@ static ssize_t receive(mcrepl__conn_t *c, char *buf, size_t len)
   }
   n = recvmsg(c->fd, &mh, 0);
   if (n > 0)
-    c->rx_ns = arrival(&mh, mcrepl__now_ns());
+    c->rx_ns = arrival(&mh, mcrepl__now_ns(), &c->rx_stamped);
   return n;
 }
 

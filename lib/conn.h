@@ -17,8 +17,9 @@ typedef struct mcrepl__conn {
   int fd;           /* -1 when closed */
   mcrepl__buf_t in; /* received bytes; [pos, in.len) not yet consumed */
   size_t pos;
-  int stamped;   /* the kernel stamps what arrives (SO_TIMESTAMPNS) */
-  int64_t rx_ns; /* monotonic time the last bytes read had arrived */
+  int stamped;    /* the kernel stamps what arrives (SO_TIMESTAMPNS) */
+  int64_t rx_ns;  /* monotonic time the last bytes read had arrived */
+  int rx_stamped; /* rx_ns is the kernel's stamp, not the read's time */
 } mcrepl__conn_t;
 
 /* How long I/O may go on. stall_ms: failure after that long without a
@@ -36,9 +37,9 @@ mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
 void mcrepl__conn_close(mcrepl__conn_t *c);
 /* Asks the kernel to note when bytes arrive, so that rx_ns tells when a
  * reply came, not when we got round to reading it. Without it, rx_ns is
- * the time of the read; so it is too while the kernel's host-wide stamp
- * switch is off, which its deferred accounting leaves it at times (seen
- * after network namespaces were torn down) whatever we ask. */
+ * the time of the read; so it is too whenever the kernel leaves a read
+ * unstamped, which some kernels do for whole processes at a time,
+ * whatever we ask: rx_stamped tells which. */
 void mcrepl__conn_stamp(mcrepl__conn_t *c);
 /* Frees the buffers too. */
 void mcrepl__conn_free(mcrepl__conn_t *c);

@@ -842,6 +842,7 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->current_slave = mcrepl__slave_addr(p)->text;
   st->vip_changes = atomic_load(&p->vip_changes);
   st->read_failovers = atomic_load(&p->read_failovers);
+  st->lag_read_timed = atomic_load(&p->st.lag_read_timed);
 }
 
 MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,

@@ -307,17 +307,21 @@ static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b)
   return rc;
 }
 
-/* applied_ns: when the slave's "MN" arrived; the lag ends there. */
+/* applied_ns: when the slave's "MN" arrived; the lag ends there, or
+ * where we read it when the kernel did not stamp it. */
 static void finish(mcrepl__pair_t *p, mcrepl__entry_t *batch,
                    uint64_t failed, int64_t applied_ns)
 {
   const mcrepl__entry_t *e;
+  int at_read = !p->s.slave.rx_stamped;
 
   if (failed == 0) {
     for (e = batch; e; e = e->next)
-      mcrepl__stats_lag(&p->st, applied_ns > e->t_ns
-                                    ? (uint64_t)(applied_ns - e->t_ns) / 1000
-                                    : 0);
+      mcrepl__stats_lag(&p->st,
+                        applied_ns > e->t_ns
+                            ? (uint64_t)(applied_ns - e->t_ns) / 1000
+                            : 0,
+                        at_read);
   } else {
     mcrepl__log(p->m, MCREPL_LOG_WARNING,
                 "pair %zu: %llu writes not applied on slave %s", p->index,

@@ -15,6 +15,7 @@ void mcrepl__stats_init(mcrepl__stats_t *s)
   atomic_init(&s->clean, 0);
   atomic_init(&s->slave_up, 0);
   atomic_init(&s->lag_max_us, 0);
+  atomic_init(&s->lag_read_timed, 0);
   for (i = 0; i < MCREPL__HIST_BUCKETS; i++)
     atomic_init(&s->lag[i], 0);
 }
@@ -55,8 +56,10 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
   return a < b ? a : b;
 }
 
-void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us)
+void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us, int at_read)
 {
+  if (at_read)
+    atomic_fetch_add_explicit(&s->lag_read_timed, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&s->lag[bucket_of(us)], 1,
                             memory_order_relaxed);
   if (us > atomic_load_explicit(&s->lag_max_us, memory_order_relaxed))

@@ -23,14 +23,16 @@ typedef struct mcrepl__stats {
   _Atomic uint64_t clean;
   _Atomic int slave_up;
   _Atomic uint64_t lag_max_us;
+  _Atomic uint64_t lag_read_timed; /* samples that are upper bounds */
   _Atomic uint64_t lag[MCREPL__HIST_BUCKETS];
 } mcrepl__stats_t;
 
 void mcrepl__stats_init(mcrepl__stats_t *s);
 /* The slave missed writes that no resync has brought back yet. */
 int mcrepl__stats_dirty(const mcrepl__stats_t *s);
-/* Records one write's lag. Called by the one sender of the pair. */
-void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us);
+/* Records one write's lag, timed at the read of the slave's answer
+ * (at_read) or at its arrival. Called by the one sender of the pair. */
+void mcrepl__stats_lag(mcrepl__stats_t *s, uint64_t us, int at_read);
 /* The lag under which p (0..1) of the recorded writes fall; 0 if none. */
 uint64_t mcrepl__stats_lag_pct(const mcrepl__stats_t *s, double p);
 

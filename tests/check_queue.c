@@ -189,7 +189,7 @@ START_TEST(lag_percentiles)
   mcrepl__stats_init(&s);
   ck_assert_uint_eq(mcrepl__stats_lag_pct(&s, 0.5), 0);
   for (uint64_t v = 1; v <= 1000; v++)
-    mcrepl__stats_lag(&s, v);
+    mcrepl__stats_lag(&s, v, 0);
   ck_assert_uint_ge(mcrepl__stats_lag_pct(&s, 0.5), 500);
   ck_assert_uint_le(mcrepl__stats_lag_pct(&s, 0.5), 500 * 9 / 8 + 1);
   ck_assert_uint_ge(mcrepl__stats_lag_pct(&s, 0.99), 990);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +542,8 @@ START_TEST(test_lag_ends_at_arrival) {
   ck_assert_msg((long long)st.lag_max_us / 1000 <= took - 150,
                 "lag %llu us, but the wait took only %lld ms",
                 (unsigned long long)st.lag_max_us, took);
+  /* Timed at arrival, so no sample counts as an upper bound. */
+  ck_assert_uint_eq(st.lag_read_timed, 0);
   assert_same("lag");
 }
 END_TEST
@@ -927,6 +930,24 @@ START_TEST(test_stats_counters) {
   assert_addr(st.current_slave, SPORT(0));
   ck_assert_uint_eq(st.vip_changes, 0);
   ck_assert_uint_eq(st.read_failovers, 0);
+  /* One lag sample per replicated write; some may be read-timed. */
+  ck_assert_uint_le(st.lag_read_timed, st.replicated);
+}
+END_TEST
+
+/* A program built against an older, shorter mcrepl_pair_stats_t passes
+ * its own size: nothing beyond it may be written. */
+START_TEST(test_stats_older_struct) {
+  size_t old = offsetof(mcrepl_pair_stats_t, lag_read_timed);
+  mcrepl_pair_stats_t st;
+  ck_rc(mcrepl_set(g_m, S("old-size"), S("x"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  memset(&st, 0xa5, sizeof st);
+  ck_rc(mcrepl_pair_stats(g_m, 0, &st, old), MCREPL_SUCCESS);
+  ck_assert_uint_eq(st.replicated, 1);
+  ck_assert_uint_eq(st.lag_read_timed, 0xa5a5a5a5a5a5a5a5ull);
+  ck_rc(mcrepl_pair_stats(g_m, 0, &st, sizeof st), MCREPL_SUCCESS);
+  ck_assert_uint_le(st.lag_read_timed, 1);
 }
 END_TEST
 
@@ -1179,6 +1200,7 @@ static void add_behaviour_tests(Suite *s) {
   tcase_add_test(tc, test_wait_hurries_the_sender);
   tc = tcase(s, "stats", setup_one_pair);
   tcase_add_test(tc, test_stats_counters);
+  tcase_add_test(tc, test_stats_older_struct);
   tcase_add_test(tc, test_node_info);
   tc = tcase(s, "three-pairs", setup_three_pairs);
   tcase_add_test(tc, test_three_pairs_placement);

@@ -71,6 +71,8 @@ static void table(size_t i, const pair_view_t *v)
       s->queue_bytes_max);
   row("lag p50/p99/max", "%" PRIu64 " / %" PRIu64 " / %" PRIu64 " us",
       s->lag_p50_us, s->lag_p99_us, s->lag_max_us);
+  row("lag timed at read", "%" PRIu64 " of %" PRIu64 " (upper bounds)",
+      s->lag_read_timed, s->replicated);
   row("reconnects", "%" PRIu64, s->reconnects);
   row("slave restarts", "%" PRIu64, s->slave_restarts);
   row("vip changes", "%" PRIu64, s->vip_changes);
@@ -107,8 +109,9 @@ static void json_pair(size_t i, const pair_view_t *v, int last)
          ", \"queue_bytes_max\": %" PRIu64 ",\n", s->queue_items,
          s->queue_bytes, s->queue_bytes_max);
   printf("   \"lag_p50_us\": %" PRIu64 ", \"lag_p99_us\": %" PRIu64
-         ", \"lag_max_us\": %" PRIu64 ",\n", s->lag_p50_us, s->lag_p99_us,
-         s->lag_max_us);
+         ", \"lag_max_us\": %" PRIu64 ", \"lag_read_timed\": %" PRIu64
+         ",\n", s->lag_p50_us, s->lag_p99_us, s->lag_max_us,
+         s->lag_read_timed);
   printf("   \"reconnects\": %" PRIu64 ", \"slave_restarts\": %" PRIu64
          ", \"vip_changes\": %" PRIu64 ", \"read_failovers\": %" PRIu64
          ",\n", s->reconnects, s->slave_restarts, s->vip_changes,
@@ -148,6 +151,9 @@ static const metric_t metrics[] = {
     "Median replication lag.", lag_p50_us),
   M("mcrepl_lag_p99_microseconds", "gauge",
     "99th percentile replication lag.", lag_p99_us),
+  M("mcrepl_lag_read_timed_total", "counter",
+    "Lag samples timed at the read, not at arrival: upper bounds.",
+    lag_read_timed),
   M("mcrepl_reconnects_total", "counter", "Connections made to the slave.",
     reconnects),
   M("mcrepl_slave_restarts_total", "counter",

@@ -193,6 +193,11 @@ typedef struct mcrepl_pair_stats {
   const char *current_slave;
   uint64_t vip_changes;    /* times the vip was seen on the other node */
   uint64_t read_failovers; /* reads answered by the slave: vip down */
+  /* Of the lag figures' samples (one per replicated write), those timed
+   * when the sender read the slave's answer, because the kernel did not
+   * stamp its arrival: each is an upper bound, late by up to a window
+   * and a half. */
+  uint64_t lag_read_timed;
 } mcrepl_pair_stats_t;
 
 /* Number of pairs in the handle's configuration. */
