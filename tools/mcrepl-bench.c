@@ -722,12 +722,14 @@ typedef struct result {
   double p50_us, p99_us, p999_us;
   double ratio_ops, ratio_p99, ratio_healthy;
   double lag50_us, lag99_us, lagmax_us;
+  double lag_read_pct; /* of the lag samples, % timed at the read */
   double drain_ms, backlog, drain_rate, sender_rate, batch_items;
   double keys, master_keys, slave_keys, both_keys, complete;
   double dropped, dirty;
   double rss_before_kib, rss_after_kib, peak_kib, rss_vs_plain_kib;
   double maxrss_kib;
   double cpu_client_us, cpu_master_us, cpu_slave_us; /* per op */
+  double wait_us; /* per op: the callers' time runnable but not running */
 } result_t;
 
 typedef enum { AGG_MEDIAN, AGG_MIN, AGG_MAX, AGG_SUM } agg_t;
@@ -746,7 +748,8 @@ static const field_t FIELDS[] = {
     FLD(p999_us, AGG_MEDIAN),      FLD(ratio_ops, AGG_MEDIAN),
     FLD(ratio_p99, AGG_MEDIAN),    FLD(ratio_healthy, AGG_MEDIAN),
     FLD(lag50_us, AGG_MEDIAN),     FLD(lag99_us, AGG_MEDIAN),
-    FLD(lagmax_us, AGG_MEDIAN),    FLD(drain_ms, AGG_MEDIAN),
+    FLD(lagmax_us, AGG_MEDIAN),    FLD(lag_read_pct, AGG_MEDIAN),
+    FLD(drain_ms, AGG_MEDIAN),
     FLD(backlog, AGG_MEDIAN),      FLD(drain_rate, AGG_MEDIAN),
     FLD(sender_rate, AGG_MEDIAN),  FLD(batch_items, AGG_MEDIAN),
     FLD(keys, AGG_MEDIAN),
@@ -757,6 +760,7 @@ static const field_t FIELDS[] = {
     FLD(peak_kib, AGG_MEDIAN),     FLD(rss_vs_plain_kib, AGG_MEDIAN),
     FLD(maxrss_kib, AGG_MAX),      FLD(cpu_client_us, AGG_MEDIAN),
     FLD(cpu_master_us, AGG_MEDIAN), FLD(cpu_slave_us, AGG_MEDIAN),
+    FLD(wait_us, AGG_MEDIAN),
 };
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -1230,6 +1234,7 @@ typedef struct job {
   uint64_t *lat;       /* this thread's slice of the latency array */
   size_t first, n;     /* its keys: first .. first + n - 1 */
   int64_t t_end;
+  int64_t wait0, wait1; /* run-queue wait (ns) around the timed loop */
   long errors, warm_errors;
 } job_t;
 
@@ -1258,6 +1263,23 @@ static void make_op(const job_t *j, size_t i, int warm, op_t *op,
   }
 }
 
+/* The calling thread's time spent runnable but waiting for a CPU (ns),
+ * from schedstat; -1 when the kernel does not keep it. A caller delayed
+ * by another thread of its own CPU (the library's sender, or anything
+ * else runnable there) waits here, not for the server. */
+static int64_t thread_wait_ns(void)
+{
+  long long run, wait = -1;
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+  if (!f)
+    return -1;
+  if (fscanf(f, "%lld %lld", &run, &wait) != 2)
+    wait = -1;
+  fclose(f);
+  return wait;
+}
+
 static void *worker_main(void *arg)
 {
   job_t *j = arg;
@@ -1271,6 +1293,7 @@ static void *worker_main(void *arg)
   }
   pthread_barrier_wait(j->ready);
   pthread_barrier_wait(j->go);
+  j->wait0 = thread_wait_ns();
   for (size_t i = 0; i < j->n; i++) {
     int64_t t0;
     int ok;
@@ -1281,6 +1304,7 @@ static void *worker_main(void *arg)
     j->errors += !ok;
   }
   j->t_end = now_ns();
+  j->wait1 = thread_wait_ns();
   return NULL;
 }
 
@@ -1469,11 +1493,17 @@ static void run_caller_figures(run_t *x)
 {
   result_t *r = x->r;
   long errors = 0, warm_errors = 0;
+  int64_t wait = 0;
 
   for (size_t i = 0; i < x->c->threads; i++) {
-    errors += x->jobs[i].errors;
-    warm_errors += x->jobs[i].warm_errors;
+    const job_t *j = &x->jobs[i];
+    errors += j->errors;
+    warm_errors += j->warm_errors;
+    wait = wait < 0 || j->wait0 < 0 || j->wait1 < 0
+               ? -1 : wait + (j->wait1 - j->wait0);
   }
+  if (wait >= 0)
+    r->wait_us = (double)wait / 1e3 / (double)x->c->ops;
   r->ops = (double)x->c->ops;
   r->secs = (double)(x->t1 - x->t0) / 1e9;
   r->ops_s = r->ops / r->secs;
@@ -1515,6 +1545,10 @@ static void run_drain(run_t *x)
   r->lag50_us = (double)x->st2.lag_p50_us;
   r->lag99_us = (double)x->st2.lag_p99_us;
   r->lagmax_us = (double)x->st2.lag_max_us;
+  /* The handle is the case's own, so its samples are the case's. */
+  if (x->st2.replicated > 0)
+    r->lag_read_pct = 100.0 * (double)x->st2.lag_read_timed /
+                      (double)x->st2.replicated;
   r->dropped = (double)(x->st2.dropped - x->st0.dropped);
   r->dirty = x->st2.dirty || rc == MCREPL_SLAVE_DIRTY;
 }
@@ -1917,8 +1951,9 @@ static void target_lag(const bench_t *b, targets_t *ts, size_t z)
                            k && m->med.lag99_us < 2000);
 
   if (k)
-    snprintf(t->detail, sizeof t->detail, "p99 %.0f us (p50 %.0f us)",
-             m->med.lag99_us, m->med.lag50_us);
+    snprintf(t->detail, sizeof t->detail,
+             "p99 %.0f us (p50 %.0f us; %.0f%% timed at the read)",
+             m->med.lag99_us, m->med.lag50_us, m->med.lag_read_pct);
 }
 
 /* The sender's capacity shows when it has a backlog: after a stopped
@@ -2107,13 +2142,16 @@ static void table_caller(FILE *f, const bench_t *b)
 
 static void table_repl(FILE *f, const bench_t *b)
 {
-  fprintf(f, "\nReplication (lag in us; drain: from the caller's end, or "
-             "the slave's return,\nuntil mcrepl_wait_replicated; /batch: "
-             "items per pipeline; slave keys: the\nfewest of any round; "
-             "for replicas, keys on both servers)\n");
-  fprintf(f, "%-22s %7s %3s %8s %8s %8s %7s %9s %9s %6s %13s %5s %5s\n",
-          "mode", "size", "thr", "lag p50", "lag p99", "drain ms", "backlog",
-          "drain/s", "sender/s", "/batch", "slave keys", "drop", "dirty");
+  fprintf(f, "\nReplication (lag in us; at read: %% of the lag samples "
+             "timed when read, not\nwhen the kernel stamped their arrival: "
+             "upper bounds; drain: from the\ncaller's end, or the slave's "
+             "return, until mcrepl_wait_replicated; /batch:\nitems per "
+             "pipeline; slave keys: the fewest of any round; for replicas,"
+             "\nkeys on both servers)\n");
+  fprintf(f, "%-22s %7s %3s %8s %8s %7s %8s %7s %9s %9s %6s %13s %5s %5s\n",
+          "mode", "size", "thr", "lag p50", "lag p99", "at read", "drain ms",
+          "backlog", "drain/s", "sender/s", "/batch", "slave keys", "drop",
+          "dirty");
   for (size_t i = 0; i < b->ncases; i++) {
     const bcase_t *c = &b->cases[i];
     const result_t *m = &c->med;
@@ -2124,6 +2162,7 @@ static void table_repl(FILE *f, const bench_t *b)
     row_head(f, c);
     cell(f, 8, 0, m->lag50_us);
     cell(f, 8, 0, m->lag99_us);
+    cell(f, 7, 0, m->lag_read_pct);
     cell(f, 8, 1, m->drain_ms);
     cell(f, 7, 0, m->backlog);
     cell(f, 9, 0, m->drain_rate);
@@ -2158,9 +2197,10 @@ static void table_cpu(FILE *f, const bench_t *b)
 {
   fprintf(f, "\nCPU time per op, us (client: this process, callers and "
              "library threads;\nservers: all their threads; in a VM it "
-             "includes the exits that cross-CPU\nwake-ups cost)\n");
-  fprintf(f, "%-22s %7s %3s %8s %8s %8s %8s\n", "mode", "size", "thr",
-          "client", "master", "slave", "total");
+             "includes the exits that cross-CPU\nwake-ups cost; "
+             "waits: the callers' time runnable, waiting for a CPU)\n");
+  fprintf(f, "%-22s %7s %3s %8s %8s %8s %8s %8s\n", "mode", "size", "thr",
+          "client", "master", "slave", "total", "waits");
   for (size_t i = 0; i < b->ncases; i++) {
     const result_t *m = &b->cases[i].med;
     double slave = isnan(m->cpu_slave_us) ? 0 : m->cpu_slave_us;
@@ -2169,6 +2209,7 @@ static void table_cpu(FILE *f, const bench_t *b)
     cell(f, 8, 2, m->cpu_master_us);
     cell(f, 8, 2, m->cpu_slave_us);
     cell(f, 8, 2, m->cpu_client_us + m->cpu_master_us + slave);
+    cell(f, 8, 2, m->wait_us);
     fputc('\n', f);
   }
 }
