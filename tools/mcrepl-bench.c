@@ -11,7 +11,9 @@
  *
  * Idle-priority spinners, one per CPU, keep the CPUs from sleeping
  * deeply between operations (see shared/notes/field-notes.md, "Measured
- * on a machine like ours"): they take no CPU from anyone. By default the
+ * on a machine like ours"): they take little CPU from anyone, though a
+ * caller that has had more than its share can wait behind one for about
+ * a millisecond (BENCHMARKS.md, finding 6). By default the
  * servers run on the last CPU and the bench on the others, as a client
  * and a server machine would: unpinned, which CPU a woken thread lands
  * on decides more than the work does (BENCHMARKS.md).
@@ -223,9 +225,9 @@ static void pin_self(layout_t l, int n)
 
 /* Spinners -------------------------------------------------------------- */
 
-/* `chrt -i 0 sh -c 'while :; do :; done'`: SCHED_IDLE runs only when a
- * core has nothing else to do, so it keeps the core out of deep sleep
- * without taking time from the measured processes. */
+/* `chrt -i 0 sh -c 'while :; do :; done'`: SCHED_IDLE runs when a core
+ * has nothing else ready to run by the scheduler's reckoning, so it
+ * keeps the core out of deep sleep; its cost is in the file's header. */
 static pid_t spinner_start(int cpu)
 {
   pid_t parent = getpid(), pid = fork();
