@@ -939,6 +939,25 @@ static int64_t self_cpu_ns(void)
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A thread's schedstat: its time on a CPU and its time runnable, waiting
+ * for one (ns). -1 when the file cannot be read. */
+static int schedstat_read(const char *file, int64_t *run, int64_t *wait)
+{
+  long long r, w;
+  FILE *f = fopen(file, "r");
+  int ok;
+
+  if (!f)
+    return -1;
+  ok = fscanf(f, "%lld %lld", &r, &w) == 2;
+  fclose(f);
+  if (!ok)
+    return -1;
+  *run = r;
+  *wait = w;
+  return 0;
+}
+
 /* The run time of every thread of a server, from schedstat (ns); -1
  * when unknown (not ours, or gone). */
 static int64_t server_cpu_ns(pid_t pid)
@@ -955,16 +974,12 @@ static int64_t server_cpu_ns(pid_t pid)
     return -1;
   while ((d = readdir(dir))) {
     char file[400];
-    long long ns = 0;
-    FILE *f;
+    int64_t run, wait;
     if (d->d_name[0] == '.')
       continue;
     snprintf(file, sizeof file, "%s/%s/schedstat", path, d->d_name);
-    if ((f = fopen(file, "r"))) {
-      if (fscanf(f, "%lld", &ns) == 1)
-        sum += ns;
-      fclose(f);
-    }
+    if (schedstat_read(file, &run, &wait) == 0)
+      sum += run;
   }
   closedir(dir);
   return sum;
@@ -1271,15 +1286,10 @@ static void make_op(const job_t *j, size_t i, int warm, op_t *op,
  * else runnable there) waits here, not for the server. */
 static int64_t thread_wait_ns(void)
 {
-  long long run, wait = -1;
-  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  int64_t run, wait;
 
-  if (!f)
-    return -1;
-  if (fscanf(f, "%lld %lld", &run, &wait) != 2)
-    wait = -1;
-  fclose(f);
-  return wait;
+  return schedstat_read("/proc/thread-self/schedstat", &run, &wait) == 0
+             ? wait : -1;
 }
 
 static void *worker_main(void *arg)
