@@ -254,6 +254,24 @@ int mcrepl__proto_mg_state(mcrepl__buf_t *b, const char *key, size_t klen)
   return p ? end_cmd(b, put(p, " v f t\r\n", 8)) : -1;
 }
 
+int mcrepl__proto_mg_hit(mcrepl__buf_t *b, const char *key, size_t klen)
+{
+  char *p = start_cmd(b, "mg", key, klen, 2);
+
+  return p ? end_cmd(b, put(p, "\r\n", 2)) : -1;
+}
+
+int mcrepl__proto_md_cas(mcrepl__buf_t *b, const char *key, size_t klen,
+                         uint64_t cas)
+{
+  char *p = start_cmd(b, "md", key, klen, 26);
+
+  if (!p)
+    return -1;
+  p = put_u64(put(p, " C", 2), cas);
+  return end_cmd(b, put(p, "\r\n", 2));
+}
+
 int mcrepl__parse_u64(const char *s, size_t len, uint64_t *out)
 {
   uint64_t v = 0;
@@ -305,12 +323,17 @@ static int parse_va_flag(const char *tok, size_t tlen, mcrepl__meta_t *m)
     if (mcrepl__parse_u64(tok + 1, tlen - 1, &v) != 0 || v > INT64_MAX)
       return -1;
     m->ttl = (int64_t)v;
+  } else if (tok[0] == 'c') {
+    if (mcrepl__parse_u64(tok + 1, tlen - 1, &m->cas) != 0)
+      return -1;
   }
   /* Other flags (opaque, key...) are not ours to interpret. */
   return 0;
 }
 
-int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m)
+/* "<word> [<len>] <flag>...": the flags that describe an item. */
+static int parse_meta(const char *line, size_t len, const char *word,
+                      int has_len, mcrepl__meta_t *m)
 {
   const char *p = line, *end = line + len, *tok;
   size_t tlen;
@@ -318,17 +341,29 @@ int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m)
 
   memset(m, 0, sizeof *m);
   m->ttl = -1;
-  if (next_token(&p, end, &tok, &tlen) != 0 || tlen != 2 ||
-      memcmp(tok, "VA", 2) != 0)
+  if (next_token(&p, end, &tok, &tlen) != 0 || tlen != strlen(word) ||
+      memcmp(tok, word, tlen) != 0)
     return -1;
-  if (next_token(&p, end, &tok, &tlen) != 0 ||
-      mcrepl__parse_u64(tok, tlen, &v) != 0 || v > SIZE_MAX / 2)
-    return -1;
-  m->vlen = (size_t)v;
+  if (has_len) {
+    if (next_token(&p, end, &tok, &tlen) != 0 ||
+        mcrepl__parse_u64(tok, tlen, &v) != 0 || v > SIZE_MAX / 2)
+      return -1;
+    m->vlen = (size_t)v;
+  }
   while (next_token(&p, end, &tok, &tlen) == 0)
     if (parse_va_flag(tok, tlen, m) != 0)
       return -1;
   return 0;
+}
+
+int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m)
+{
+  return parse_meta(line, len, "VA", 1, m);
+}
+
+int mcrepl__proto_parse_hd(const char *line, size_t len, mcrepl__meta_t *m)
+{
+  return parse_meta(line, len, "HD", 0, m);
 }
 
 int mcrepl__proto_is(const char *line, size_t len, const char *word)

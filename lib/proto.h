@@ -59,16 +59,25 @@ int mcrepl__proto_ms(mcrepl__buf_t *b, const char *key, size_t klen,
 int mcrepl__proto_md(mcrepl__buf_t *b, const char *key, size_t klen);
 /* "mg <key> v f t": the item's whole state, answered VA or EN. */
 int mcrepl__proto_mg_state(mcrepl__buf_t *b, const char *key, size_t klen);
+/* "mg <key>": whether it is there, answered HD or EN. */
+int mcrepl__proto_mg_hit(mcrepl__buf_t *b, const char *key, size_t klen);
+/* "md <key> C<cas>": deletes the item only if it is still that one;
+ * answered HD, NF or EX. */
+int mcrepl__proto_md_cas(mcrepl__buf_t *b, const char *key, size_t klen,
+                         uint64_t cas);
 
 /* An item's state as "VA <len> f<flags> t<ttl>" announces it. */
 typedef struct mcrepl__meta {
   size_t vlen;
   uint32_t flags;
   int64_t ttl; /* -1: no expiry */
+  uint64_t cas; /* "c": 0 when not asked for */
 } mcrepl__meta_t;
 
 /* Parses a "VA ..." line (without CRLF). 0 on success, -1 if malformed. */
 int mcrepl__proto_parse_va(const char *line, size_t len, mcrepl__meta_t *m);
+/* The same for an "HD ..." line, which has no length (vlen 0). */
+int mcrepl__proto_parse_hd(const char *line, size_t len, mcrepl__meta_t *m);
 
 typedef enum {
   MCREPL__LINE_OK,      /* HD, NF, EN, MN, VA: not an error */

@@ -1,7 +1,8 @@
 /* Resync: copy a live master's items into its returning peer (see
  * mcrepl_resync in mcrepl.h). Keys are listed by memcached's crawler
  * into a spool file, then read back with "mg <key> v f t" and stored
- * with "ms ... ME" (add), in pipelined batches, at a bounded rate. */
+ * with "ms ... ME" (add), in pipelined batches, at a bounded rate; a
+ * copy whose key the source lost meanwhile is taken back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct {
   mcrepl__meta_t meta[BATCH];
   size_t off[BATCH];
   int found[BATCH];
+  int stored[BATCH];
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
   int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
@@ -227,7 +229,7 @@ static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
   int64_t ttl = mcrepl__expiry_at(r->meta[i].ttl,
                                   (int64_t)time(NULL) + r->dst_skew_s);
 
-  return mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld ME q\r\n",
+  return mcrepl__buf_printf(b, "ms %.*s %zu F%u T%lld ME c\r\n",
                             (int)r->klen[i], r->keys[i], r->meta[i].vlen,
                             r->meta[i].flags, (long long)ttl) ||
          mcrepl__buf_add(b, r->vals.p ? r->vals.p + r->off[i] : "",
@@ -235,15 +237,41 @@ static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
          mcrepl__buf_add(b, "\r\n", 2);
 }
 
-/* Quiet adds answer only when they did not store: NS when the key was
- * there already (a newer write), an error otherwise. */
+/* Each add answers HD with the copy's CAS (kept in meta[i].cas for
+ * take_back), or NS when the key was there already (a newer write). */
+static mcrepl_return_t read_adds(resync_t *r)
+{
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  const char *l;
+  size_t i, n;
+
+  for (i = 0; i < r->nkeys && rc == MCREPL_SUCCESS; i++) {
+    r->stored[i] = 0;
+    if (!r->found[i])
+      continue;
+    rc = mcrepl__conn_line(&r->dst, &l, &n, &r->io);
+    if (rc != MCREPL_SUCCESS)
+      break;
+    if (mcrepl__proto_is(l, n, "HD")) {
+      if (mcrepl__proto_parse_hd(l, n, &r->meta[i]) != 0)
+        return MCREPL_PROTOCOL_ERROR;
+      r->stored[i] = 1;
+      r->pr.copied++;
+    } else if (mcrepl__proto_is(l, n, "NS")) {
+      r->pr.skipped++;
+    } else {
+      r->pr.failed++;
+    }
+  }
+  return rc;
+}
+
 static mcrepl_return_t write_batch(resync_t *r)
 {
   mcrepl__buf_t b = {0};
   mcrepl__stats_reply_t id;
   mcrepl_return_t rc = mcrepl__conn_stats(&r->dst, &id, &r->io);
-  const char *l;
-  size_t i, n, sent = 0;
+  size_t i;
 
   /* The target's clock and ours tick whole seconds at their own moments:
    * a skew read long before the adds could be a second off by the time
@@ -260,25 +288,75 @@ static mcrepl_return_t write_batch(resync_t *r)
     }
     if (add_item(&b, r, i) != 0)
       rc = MCREPL_NOMEM;
-    sent++;
     r->pr.bytes += r->meta[i].vlen;
   }
-  if (rc == MCREPL_SUCCESS && mcrepl__buf_add(&b, "mn\r\n", 4) != 0)
-    rc = MCREPL_NOMEM;
-  if (rc == MCREPL_SUCCESS)
+  if (rc == MCREPL_SUCCESS && b.len > 0)
     rc = mcrepl__conn_send(&r->dst, b.p, b.len, &r->io);
   mcrepl__buf_free(&b);
-  r->pr.copied += sent;
-  while (rc == MCREPL_SUCCESS) {
-    rc = mcrepl__conn_line(&r->dst, &l, &n, &r->io);
-    if (rc != MCREPL_SUCCESS || mcrepl__proto_is(l, n, "MN"))
-      break;
-    r->pr.copied--;
-    if (mcrepl__proto_is(l, n, "NS"))
-      r->pr.skipped++;
-    else
-      r->pr.failed++;
+  return rc == MCREPL_SUCCESS ? read_adds(r) : rc;
+}
+
+/* Sends the pipeline in b, then reads one answer per command, for the
+ * entries that want[]: yes[i] when its first word is `word`. */
+static mcrepl_return_t ask(resync_t *r, mcrepl__conn_t *c,
+                           const mcrepl__buf_t *b, const int *want,
+                           int *yes, const char *word)
+{
+  mcrepl_return_t rc = mcrepl__conn_send(c, b->p, b->len, &r->io);
+  const char *l;
+  size_t i, n;
+
+  for (i = 0; i < r->nkeys; i++) {
+    yes[i] = 0;
+    if (!want[i] || rc != MCREPL_SUCCESS)
+      continue;
+    rc = mcrepl__conn_line(c, &l, &n, &r->io);
+    if (rc == MCREPL_SUCCESS &&
+        mcrepl__proto_classify(l, n) > MCREPL__LINE_REFUSED)
+      rc = MCREPL_PROTOCOL_ERROR;
+    yes[i] = rc == MCREPL_SUCCESS && mcrepl__proto_is(l, n, word);
   }
+  return rc;
+}
+
+/* A delete that reached the target between our read of its key and our
+ * add found nothing to delete, and the add would bring the value back
+ * for as long as it lives. So once the adds are in, the source is asked
+ * again: a copy whose key it no longer holds is deleted from the target,
+ * but only while it is still our copy (its CAS), so a write made since
+ * stays. What the source deletes after this check reaches the target
+ * after our add, by the clients' own replication. */
+static mcrepl_return_t take_back(resync_t *r)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  int there[BATCH], gone[BATCH], del[BATCH];
+  size_t i, nstored = 0, ngone = 0;
+
+  for (i = 0; i < r->nkeys; i++)
+    if (r->stored[i]) {
+      nstored++;
+      if (mcrepl__proto_mg_hit(&b, r->keys[i], r->klen[i]) != 0)
+        rc = MCREPL_NOMEM;
+    }
+  if (rc == MCREPL_SUCCESS && nstored > 0)
+    rc = ask(r, &r->src, &b, r->stored, there, "HD");
+  b.len = 0;
+  for (i = 0; i < r->nkeys && rc == MCREPL_SUCCESS && nstored > 0; i++) {
+    gone[i] = r->stored[i] && !there[i];
+    ngone += (size_t)gone[i];
+    if (gone[i] && mcrepl__proto_md_cas(&b, r->keys[i], r->klen[i],
+                                        r->meta[i].cas) != 0)
+      rc = MCREPL_NOMEM;
+  }
+  if (rc == MCREPL_SUCCESS && ngone > 0)
+    rc = ask(r, &r->dst, &b, gone, del, "HD");
+  for (i = 0; i < r->nkeys && rc == MCREPL_SUCCESS && ngone > 0; i++)
+    if (del[i]) {
+      r->pr.copied--;
+      r->pr.retracted++;
+    }
+  mcrepl__buf_free(&b);
   return rc;
 }
 
@@ -324,6 +402,8 @@ static mcrepl_return_t copy_spool(resync_t *r)
       rc = read_batch(r);
     if (rc == MCREPL_SUCCESS && r->nkeys > 0)
       rc = write_batch(r);
+    if (rc == MCREPL_SUCCESS && r->nkeys > 0)
+      rc = take_back(r);
     if (rc == MCREPL_SUCCESS &&
         mcrepl__now_ns() - r->lock_ns > LOCK_REFRESH_NS)
       rc = keep_lock(r, 'S');

@@ -137,6 +137,103 @@ START_TEST(test_resync_empties_a_stale_target_first)
 }
 END_TEST
 
+/* A delete that overtakes a key's copy: the resync has read the key, the
+ * application deletes it (the source, then by replication the target,
+ * which has nothing to delete yet), and only then does the resync's add
+ * reach the target. The test pauses the target after the first batch,
+ * waits for the second batch's reads on the source, deletes those keys
+ * there, and lets the target go on. */
+#define RACE_KEYS 200
+
+typedef struct {
+  char keys[RACE_KEYS][16];
+  const char *missing[RACE_KEYS];
+  size_t nmissing;
+  long long gets; /* the source's cmd_get when the target was paused */
+  int calls, ok;
+  pthread_t thread;
+  mcrepl_resync_progress_t last;
+} race_t;
+
+static void *race_delete(void *arg)
+{
+  race_t *rc = arg;
+  long long until = mc_now_ms() + 10000;
+  char cmd[64], out[64];
+
+  /* Wait for the resync to have read the second batch. */
+  while (mc_raw_stat(g_a->port, "cmd_get") <
+         rc->gets + (long long)rc->nmissing) {
+    if (mc_now_ms() > until) {
+      mc_resume(g_b);
+      return NULL;
+    }
+    mc_sleep_ms(2);
+  }
+  rc->ok = 1;
+  for (size_t i = 0; i < rc->nmissing; i++) {
+    snprintf(cmd, sizeof cmd, "md %s", rc->missing[i]);
+    if (mc_raw_cmd(g_a->port, cmd, out, sizeof out) < 0 ||
+        strncmp(out, "HD", 2) != 0)
+      rc->ok = 0;
+  }
+  mc_resume(g_b);
+  return NULL;
+}
+
+static int race_first_batch(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  race_t *rc = ctx;
+  const char *all[RACE_KEYS];
+  unsigned char present[RACE_KEYS];
+
+  rc->last = *p;
+  if (p->done || rc->calls++ > 0)
+    return 0;
+  for (size_t i = 0; i < RACE_KEYS; i++)
+    all[i] = rc->keys[i];
+  if (mc_raw_has_keys(g_b->port, all, RACE_KEYS, present) < 0)
+    return 1;
+  for (size_t i = 0; i < RACE_KEYS; i++)
+    if (!present[i])
+      rc->missing[rc->nmissing++] = rc->keys[i];
+  rc->gets = mc_raw_stat(g_a->port, "cmd_get");
+  mc_pause(g_b);
+  return pthread_create(&rc->thread, NULL, race_delete, rc) != 0;
+}
+
+START_TEST(test_resync_takes_back_a_copy_deleted_meanwhile)
+{
+  static race_t rc;
+  const char *all[RACE_KEYS];
+  unsigned char present[RACE_KEYS];
+  char err[256];
+
+  memset(&rc, 0, sizeof rc);
+  for (int i = 0; i < RACE_KEYS; i++) {
+    snprintf(rc.keys[i], sizeof rc.keys[i], "k%d", i);
+    all[i] = rc.keys[i];
+    ck_assert_int_eq(mc_raw_set(g_a->port, rc.keys[i], "v", 0, 0), 0);
+  }
+  ck_rc(mcrepl_resync(g_an, g_bn, "--resync-rate=0 --timeout=20000",
+                      race_first_batch, &rc, err, sizeof err),
+        MCREPL_SUCCESS);
+  pthread_join(rc.thread, NULL);
+  ck_assert_msg(rc.ok, "the deletes did not happen in the window");
+  /* Both batches were in the window's making. */
+  ck_assert_uint_gt(rc.nmissing, 0);
+  ck_assert_uint_lt(rc.nmissing, RACE_KEYS);
+  ck_assert_int_eq(mc_raw_has_keys(g_b->port, all, RACE_KEYS, present),
+                   RACE_KEYS - (long)rc.nmissing);
+  for (size_t i = 0; i < rc.nmissing; i++)
+    ck_assert_msg(!has_key(g_b->port, rc.missing[i]), "%s came back",
+                  rc.missing[i]);
+  ck_assert(rc.last.done);
+  ck_assert_uint_eq(rc.last.retracted, rc.nmissing);
+  ck_assert_uint_eq(rc.last.copied, RACE_KEYS - rc.nmissing);
+}
+END_TEST
+
 static int stop_early(void *ctx, const mcrepl_resync_progress_t *p)
 {
   (void)ctx;
@@ -589,6 +686,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_never_overwrites_a_newer_write);
   tcase_add_test(r, test_resync_lock_admits_one);
   tcase_add_test(r, test_resync_empties_a_stale_target_first);
+  tcase_add_test(r, test_resync_takes_back_a_copy_deleted_meanwhile);
   tcase_add_test(r, test_resync_interrupted_then_rerun);
   tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
   tcase_add_test(r, test_resync_bad_arguments);

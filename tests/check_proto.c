@@ -71,6 +71,18 @@ START_TEST(md_and_mg_are_the_printf_text)
     snprintf(want, sizeof want, "mg %s v f t\r\n", keys[k]);
     ck_assert_int_eq(mcrepl__proto_mg_state(&b, S(keys[k])), 0);
     expect(&b, want);
+    b.len = 0;
+    snprintf(want, sizeof want, "mg %s\r\n", keys[k]);
+    ck_assert_int_eq(mcrepl__proto_mg_hit(&b, S(keys[k])), 0);
+    expect(&b, want);
+    b.len = 0;
+    snprintf(want, sizeof want, "md %s C18446744073709551615\r\n", keys[k]);
+    ck_assert_int_eq(mcrepl__proto_md_cas(&b, S(keys[k]), UINT64_MAX), 0);
+    expect(&b, want);
+    b.len = 0;
+    snprintf(want, sizeof want, "md %s C0\r\n", keys[k]);
+    ck_assert_int_eq(mcrepl__proto_md_cas(&b, S(keys[k]), 0), 0);
+    expect(&b, want);
     mcrepl__buf_free(&b);
   }
 }
@@ -130,6 +142,35 @@ START_TEST(expiry_stops_at_2038)
 }
 END_TEST
 
+/* The answers that carry an item's state, with its CAS when asked. */
+START_TEST(meta_answers_parse)
+{
+  mcrepl__meta_t m;
+
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD c42"), &m), 0);
+  ck_assert_uint_eq(m.cas, 42);
+  ck_assert_uint_eq(m.vlen, 0);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD"), &m), 0);
+  ck_assert_uint_eq(m.cas, 0);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD c18446744073709551615"), &m),
+                   0);
+  ck_assert_uint_eq(m.cas, UINT64_MAX);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD c18446744073709551616"), &m),
+                   -1);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD c"), &m), -1);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HD cx1"), &m), -1);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("NS c0"), &m), -1);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("HDX c1"), &m), -1);
+  ck_assert_int_eq(mcrepl__proto_parse_hd(S("VA 2 c1"), &m), -1);
+  ck_assert_int_eq(mcrepl__proto_parse_va(S("VA 2 f7 t-1 c9"), &m), 0);
+  ck_assert_uint_eq(m.vlen, 2);
+  ck_assert_uint_eq(m.flags, 7);
+  ck_assert_int_eq(m.ttl, -1);
+  ck_assert_uint_eq(m.cas, 9);
+  ck_assert_int_eq(mcrepl__proto_parse_va(S("HD c1"), &m), -1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("proto");
@@ -139,6 +180,7 @@ static Suite *suite(void)
   tcase_add_test(fmt, ms_head_is_the_printf_text);
   tcase_add_test(fmt, md_and_mg_are_the_printf_text);
   tcase_add_test(fmt, commands_append_across_growth);
+  tcase_add_test(fmt, meta_answers_parse);
   suite_add_tcase(s, fmt);
   tcase_add_test(exp, expiry_moves_to_the_node_clock);
   tcase_add_test(exp, expiry_stops_at_2038);

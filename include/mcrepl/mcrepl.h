@@ -286,6 +286,8 @@ typedef struct mcrepl_resync_progress {
   double elapsed_s;
   int flushed;        /* the target was emptied first (it was stale) */
   int done;           /* the last call */
+  uint64_t retracted; /* deleted from the source while being copied, so
+                         deleted from the target again (not in copied) */
 } mcrepl_resync_progress_t;
 
 /* Called after every batch on the caller's thread; return non-zero to

@@ -60,6 +60,20 @@ static void check_va(const char *s, size_t len)
     abort();
 }
 
+static void check_hd(const char *s, size_t len)
+{
+  mcrepl__meta_t m;
+  size_t i = 0;
+
+  if (mcrepl__proto_parse_hd(s, len, &m) != 0)
+    return;
+  while (i < len && s[i] == ' ')
+    i++;
+  if (len - i < 2 || memcmp(s + i, "HD", 2) != 0 ||
+      (len - i > 2 && s[i + 2] != ' ') || m.vlen != 0 || m.ttl < -1)
+    abort();
+}
+
 static void check_classify(const char *s, size_t len)
 {
   mcrepl__line_t t = mcrepl__proto_classify(s, len);
@@ -116,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* Each parser sees the whole input; they share no state. */
   check_u64(s, size);
   check_va(s, size);
+  check_hd(s, size);
   check_classify(s, size);
   check_stat(s, size);
   check_metadump(s, size);
