@@ -467,6 +467,10 @@ typedef struct {
   _Atomic int backend; /* port, or 0: refuse */
   _Atomic int gen;     /* bumped on a switch: live links close */
   _Atomic int stop;
+  /* Set: it plays a memcached before 1.6.9, which knows no "metadump
+   * hash": the mode is garbled on its way, and the real server answers
+   * BADCLASS. Counted both ways. */
+  _Atomic int old_crawler, garbled, badclass;
   pthread_t thread;
 } proxy_t;
 
@@ -489,6 +493,19 @@ typedef struct {
   int c, s, gen;
 } link_t;
 
+static void old_crawler(char *buf, size_t n, int to_server)
+{
+  static const char hash[] = "lru_crawler metadump hash";
+  char *hit;
+
+  if (to_server && (hit = memmem(buf, n, hash, sizeof hash - 1))) {
+    memcpy(hit + sizeof hash - 5, "h0sh", 4);
+    atomic_fetch_add(&g_vip.garbled, 1);
+  }
+  if (!to_server && memmem(buf, n, "BADCLASS", 8))
+    atomic_fetch_add(&g_vip.badclass, 1);
+}
+
 static void *pump(void *arg)
 {
   link_t *l = arg;
@@ -501,6 +518,8 @@ static void *pump(void *arg)
     for (int i = 0; i < 2; i++)
       if (p[i].revents) {
         ssize_t n = read(p[i].fd, buf, sizeof buf);
+        if (n > 0 && atomic_load(&g_vip.old_crawler))
+          old_crawler(buf, (size_t)n, i == 0);
         if (n <= 0 || write(p[1 - i].fd, buf, (size_t)n) != n)
           goto out;
       }
@@ -555,6 +574,9 @@ static void start_vip(void)
   getsockname(g_vip.lfd, (struct sockaddr *)&a, &len);
   g_vip.port = ntohs(a.sin_port);
   atomic_store(&g_vip.stop, 0);
+  atomic_store(&g_vip.old_crawler, 0);
+  atomic_store(&g_vip.garbled, 0);
+  atomic_store(&g_vip.badclass, 0);
   vip_to(g_a->port);
   pthread_create(&g_vip.thread, NULL, proxy_main, NULL);
 }
@@ -668,6 +690,30 @@ START_TEST(test_reads_fail_over_before_the_vip_moves)
 }
 END_TEST
 
+/* Memcached before 1.6.9 lists only by LRU ("metadump all"). */
+START_TEST(test_resync_falls_back_to_the_lru_walk)
+{
+  char from[32], err[256];
+  const char *keys[300];
+  char names[300][16];
+  unsigned char present[300];
+
+  atomic_store(&g_vip.old_crawler, 1);
+  for (int i = 0; i < 300; i++) {
+    snprintf(names[i], sizeof names[i], "k%d", i);
+    keys[i] = names[i];
+    ck_assert_int_eq(mc_raw_set(g_a->port, names[i], "v", 0, 0), 0);
+  }
+  snprintf(from, sizeof from, "127.0.0.1:%d", g_vip.port);
+  ck_rc(mcrepl_resync(from, g_bn, "--resync-rate=0", NULL, NULL, err,
+                      sizeof err), MCREPL_SUCCESS);
+  ck_assert_int_ge(atomic_load(&g_vip.garbled), 1);
+  ck_assert_int_ge(atomic_load(&g_vip.badclass), 1);
+  ck_assert_int_eq(mc_raw_has_keys(g_b->port, keys, 300, present), 300);
+  ck_assert(has_key(g_b->port, "mcrepl:ready"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("failover");
@@ -696,6 +742,7 @@ static Suite *suite(void)
   tcase_add_test(d, test_restarted_slave_dirty_until_resynced);
   tcase_add_test(v, test_replication_follows_the_vip);
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
+  tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
   suite_add_tcase(s, r);
   suite_add_tcase(s, h);
   suite_add_tcase(s, d);
