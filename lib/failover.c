@@ -196,15 +196,22 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
                       : "pair %zu: slave %s was resynced: clean again",
                 p->index, mcrepl__slave_addr(p)->text);
   s->was_dirty = dirty;
-  if (!dirty) {
-    s->stale_written = 0;
+  if (!dirty && !s->stale_written)
     return;
-  }
-  if (s->stale_written || mcrepl__sender_master(p) != MCREPL_SUCCESS)
+  if (mcrepl__sender_master(p) != MCREPL_SUCCESS)
     return;
   mcrepl__stale_key(key, sizeof key, mcrepl__slave_addr(p)->text);
-  s->stale_written = mcrepl__marker_put(&s->master, key, "missed writes",
-                                        0, 'S', io) == MCREPL_SUCCESS;
+  if (dirty) {
+    /* Written again at every tick while dirty: a flush of the master,
+     * or an eviction, may have taken it, and with it the slave's ban. */
+    s->stale_written = mcrepl__marker_put(&s->master, key, "missed writes",
+                                          0, 'S', io) == MCREPL_SUCCESS;
+  } else if (mcrepl__marker_del(&s->master, key, io) == MCREPL_SUCCESS) {
+    /* Clean: a tick that still saw dirt may have written it again just
+     * after the resync that cleaned us removed it. A client still dirty
+     * writes its own again at its next tick. */
+    s->stale_written = 0;
+  }
 }
 
 /* Writes dropped at shutdown must still keep the slave from being

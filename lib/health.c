@@ -54,7 +54,7 @@ static int open_peer(check_t *c)
  * none either (both new) or is down (better an empty cache than none). */
 static mcrepl_health_t unmarked(check_t *c)
 {
-  char gen[32], val[48];
+  char val[48];
   int peer_ready = 0;
 
   if (c->peer_up && has(&c->pc, MCREPL__KEY_READY, &c->io, &peer_ready))
@@ -67,8 +67,7 @@ static mcrepl_health_t unmarked(check_t *c)
   if (c->cfg.read_only)
     return say(c, MCREPL_HEALTH_READY, "%s is unmarked (%s)", c->node.text,
                c->peer_up ? "a new pair" : "its peer is down");
-  mcrepl__generation(gen, sizeof gen);
-  snprintf(val, sizeof val, "new %s", gen);
+  mcrepl__ready_new(val, sizeof val);
   if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, val, 0, 'S', &c->io) !=
       MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: cannot be marked ready", "",

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "internal.h"
+#include "node.h"
 
 /* memcached's expiry rule: up to 30 days is relative, beyond absolute. */
 #define RELATIVE_MAX (60 * 60 * 24 * 30)
@@ -475,10 +476,50 @@ static mcrepl_return_t flush_master(mcrepl__pair_t *p, time_t exptime)
   return rc;
 }
 
+/* Waits for every slave to apply what is queued now. */
+static mcrepl_return_t wait_all(mcrepl_t *m)
+{
+  int64_t deadline =
+      mcrepl__now_ns() + mcrepl__ms_to_ns(m->cfg.io_timeout_ms);
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  size_t i;
+
+  for (i = 0; i < m->npairs; i++) {
+    mcrepl__queue_t *q = &m->pairs[i].q;
+    if (mcrepl__queue_wait(q, mcrepl__queue_mark(q), deadline) != 0)
+      rc = MCREPL_TIMEOUT;
+  }
+  return rc;
+}
+
+/* The flush took the failover markers too. Flushed on both nodes, the
+ * pair holds the same data again (none), as a new pair does, and both
+ * nodes are marked so: otherwise the next health check would take the
+ * node it examines second for one that lost its data, and keepalived
+ * could move the vip away from a healthy master for it. A slave that
+ * missed writes stays banned: its clients write the stale marker again
+ * at their next tick (see mark_stale in failover.c). */
+static mcrepl_return_t mark_new(mcrepl__pair_t *p)
+{
+  static const char key[] = MCREPL__KEY_READY;
+  memcached_st *mc = mcrepl__pool_get(&p->pool);
+  memcached_return_t r;
+  char val[48];
+
+  if (!mc)
+    return MCREPL_NOMEM;
+  mcrepl__ready_new(val, sizeof val);
+  r = memcached_set(mc, key, sizeof key - 1, val, strlen(val), 0, 0);
+  mcrepl__pool_put(&p->pool, mc);
+  if (!memcached_success(r))
+    return mcrepl__from_memcached(r);
+  enqueue(p, MCREPL__OP_SET, key, sizeof key - 1, val, strlen(val), 0, 0);
+  return MCREPL_SUCCESS;
+}
+
 MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
 {
   mcrepl_return_t rc = MCREPL_SUCCESS, r;
-  int64_t deadline;
   size_t i;
 
   if (!m)
@@ -492,15 +533,14 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
     else if (rc == MCREPL_SUCCESS)
       rc = r;
   }
-  if (rc != MCREPL_SUCCESS)
+  if (rc == MCREPL_SUCCESS)
+    rc = wait_all(m);
+  /* A delayed flush would take markers written now with it. */
+  if (rc != MCREPL_SUCCESS || exptime > 0)
     return rc;
-  deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(m->cfg.io_timeout_ms);
-  for (i = 0; i < m->npairs; i++) {
-    mcrepl__queue_t *q = &m->pairs[i].q;
-    if (mcrepl__queue_wait(q, mcrepl__queue_mark(q), deadline) != 0)
-      rc = MCREPL_TIMEOUT;
-  }
-  return rc;
+  for (i = 0; i < m->npairs && rc == MCREPL_SUCCESS; i++)
+    rc = mark_new(&m->pairs[i]);
+  return rc == MCREPL_SUCCESS ? wait_all(m) : rc;
 }
 
 /* Retrieval ------------------------------------------------------------- */

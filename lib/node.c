@@ -140,6 +140,14 @@ int mcrepl__ready_parse(const char *value, mcrepl__ready_t *r)
   return 0;
 }
 
+void mcrepl__ready_new(char *val, size_t len)
+{
+  char gen[32];
+
+  mcrepl__generation(gen, sizeof gen);
+  snprintf(val, len, "new %s", gen);
+}
+
 void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r)
 {
   char gen[32];
@@ -149,15 +157,27 @@ void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r)
            (long long)r->boot, (unsigned long long)r->epoch, gen);
 }
 
+/* The counter starts at the wall clock in microseconds, not at 1: a
+ * counter that a flush or an eviction removed is then created again
+ * above every number the old one gave out (which went up by one per
+ * call), so a resync that begins later still takes a larger number
+ * than the dirt counted before. */
 mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
                                    const mcrepl__io_t *io)
 {
-  static const char cmd[] = "ma " MCREPL__KEY_EPOCH " N0 J1 v\r\n";
+  struct timespec now;
+  char cmd[80];
   mcrepl__meta_t m;
-  mcrepl_return_t rc = mcrepl__conn_send(c, cmd, sizeof cmd - 1, io);
+  mcrepl_return_t rc;
   const char *l, *data;
   size_t n;
 
+  clock_gettime(CLOCK_REALTIME, &now);
+  n = (size_t)snprintf(cmd, sizeof cmd, "ma %s N0 J%llu v\r\n",
+                       MCREPL__KEY_EPOCH,
+                       (unsigned long long)now.tv_sec * 1000000ULL +
+                           (unsigned long long)now.tv_nsec / 1000);
+  rc = mcrepl__conn_send(c, cmd, n, io);
   if (rc == MCREPL_SUCCESS)
     rc = line(c, &l, &n, io);
   if (rc != MCREPL_SUCCESS)

@@ -437,6 +437,85 @@ START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
 }
 END_TEST
 
+/* Makes the pair dirty: the slave paused while the queue overflows. */
+static void make_dirty(mcrepl_t *m, const char *stale)
+{
+  char val[100];
+
+  memset(val, 'x', sizeof val);
+  mc_pause(g_b);
+  for (int i = 0; i < 1000; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "k%d", i);
+    ck_rc(mcrepl_set(m, S(key), val, sizeof val, 0, 0), MCREPL_SUCCESS);
+  }
+  ck_assert(stats(m).dirty);
+  EVENTUALLY(has_key(g_a->port, stale), 3000);
+  mc_resume(g_b);
+}
+
+/* A flush of the master (or an eviction) takes the stale marker and the
+ * epoch counter: the dirty client writes the marker again, and a resync
+ * that begins after the flush still cleans it. */
+START_TEST(test_stale_marker_outlives_a_flush_of_the_master)
+{
+  mcrepl_t *m = make("--queue-bytes=16K");
+  char stale[64], err[256], out[64];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  make_dirty(m, stale);
+  ck_assert(mc_raw_cmd(g_a->port, "flush_all", out, sizeof out) > 0);
+  ck_assert(!has_key(g_a->port, stale));
+  EVENTUALLY(has_key(g_a->port, stale), 3000);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  EVENTUALLY(!stats(m).dirty, 3000);
+  /* Clean, the client no longer writes it, and takes back its own. */
+  EVENTUALLY(!has_key(g_a->port, stale), 3000);
+  mc_sleep_ms(300);
+  ck_assert(!has_key(g_a->port, stale));
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_READY);
+  mcrepl_destroy(m);
+}
+END_TEST
+
+/* mcrepl_flush empties both nodes: both are then a new pair's, and stay
+ * ready, whichever the health check examines first. */
+START_TEST(test_flush_leaves_both_nodes_ready)
+{
+  mcrepl_t *m = make(NULL);
+  char err[256];
+
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(m, S("k"), S("v"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_flush(m, 0), MCREPL_SUCCESS);
+  ck_assert(!has_key(g_a->port, "k") && !has_key(g_b->port, "k"));
+  ck_assert(has_key(g_a->port, "mcrepl:ready"));
+  ck_assert(has_key(g_b->port, "mcrepl:ready"));
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_READY);
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  mcrepl_destroy(m);
+}
+END_TEST
+
+/* A dirty client's slave stays banned through a flush. */
+START_TEST(test_flush_keeps_a_dirty_slave_banned)
+{
+  mcrepl_t *m = make("--queue-bytes=16K");
+  char stale[64];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  make_dirty(m, stale);
+  ck_rc(mcrepl_flush(m, 0), MCREPL_SUCCESS);
+  EVENTUALLY(has_key(g_a->port, stale), 3000);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
+  mcrepl_destroy(m);
+}
+END_TEST
+
 START_TEST(test_restarted_slave_dirty_until_resynced)
 {
   mcrepl_t *m = make(NULL);
@@ -740,6 +819,9 @@ static Suite *suite(void)
   tcase_add_test(h, test_check_alone_when_peer_down);
   tcase_add_test(d, test_dirty_pair_marks_master_then_resync_cleans);
   tcase_add_test(d, test_restarted_slave_dirty_until_resynced);
+  tcase_add_test(d, test_stale_marker_outlives_a_flush_of_the_master);
+  tcase_add_test(d, test_flush_leaves_both_nodes_ready);
+  tcase_add_test(d, test_flush_keeps_a_dirty_slave_banned);
   tcase_add_test(v, test_replication_follows_the_vip);
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
