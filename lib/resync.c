@@ -32,6 +32,7 @@ typedef struct {
   size_t off[BATCH];
   int found[BATCH];
   int stored[BATCH];
+  uint64_t cas[BATCH]; /* of our copy, where stored */
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
   int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
@@ -237,11 +238,12 @@ static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
          mcrepl__buf_add(b, "\r\n", 2);
 }
 
-/* Each add answers HD with the copy's CAS (kept in meta[i].cas for
- * take_back), or NS when the key was there already (a newer write). */
+/* Each add answers HD with the copy's CAS (kept for take_back), or NS
+ * when the key was there already (a newer write). */
 static mcrepl_return_t read_adds(resync_t *r)
 {
   mcrepl_return_t rc = MCREPL_SUCCESS;
+  mcrepl__meta_t hd;
   const char *l;
   size_t i, n;
 
@@ -253,8 +255,9 @@ static mcrepl_return_t read_adds(resync_t *r)
     if (rc != MCREPL_SUCCESS)
       break;
     if (mcrepl__proto_is(l, n, "HD")) {
-      if (mcrepl__proto_parse_hd(l, n, &r->meta[i]) != 0)
+      if (mcrepl__proto_parse_hd(l, n, &hd) != 0)
         return MCREPL_PROTOCOL_ERROR;
+      r->cas[i] = hd.cas;
       r->stored[i] = 1;
       r->pr.copied++;
     } else if (mcrepl__proto_is(l, n, "NS")) {
@@ -345,8 +348,8 @@ static mcrepl_return_t take_back(resync_t *r)
   for (i = 0; i < r->nkeys && rc == MCREPL_SUCCESS && nstored > 0; i++) {
     gone[i] = r->stored[i] && !there[i];
     ngone += (size_t)gone[i];
-    if (gone[i] && mcrepl__proto_md_cas(&b, r->keys[i], r->klen[i],
-                                        r->meta[i].cas) != 0)
+    if (gone[i] &&
+        mcrepl__proto_md_cas(&b, r->keys[i], r->klen[i], r->cas[i]) != 0)
       rc = MCREPL_NOMEM;
   }
   if (rc == MCREPL_SUCCESS && ngone > 0)
