@@ -238,6 +238,26 @@ static int add_item(mcrepl__buf_t *b, const resync_t *r, size_t i)
          mcrepl__buf_add(b, "\r\n", 2);
 }
 
+static mcrepl_return_t unexpected(const char *l, size_t n)
+{
+  return mcrepl__proto_classify(l, n) == MCREPL__LINE_SERVER
+             ? MCREPL_SERVER_ERROR
+             : MCREPL_PROTOCOL_ERROR;
+}
+
+/* After a pipeline's answers, its "mn" must answer MN: an answer more or
+ * less would have been taken for another key's. */
+static mcrepl_return_t expect_mn(resync_t *r, mcrepl__conn_t *c)
+{
+  const char *l;
+  size_t n;
+  mcrepl_return_t rc = mcrepl__conn_line(c, &l, &n, &r->io);
+
+  if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(l, n, "MN"))
+    rc = unexpected(l, n);
+  return rc;
+}
+
 /* Each add answers HD with the copy's CAS (kept for take_back), or NS
  * when the key was there already (a newer write). */
 static mcrepl_return_t read_adds(resync_t *r)
@@ -266,7 +286,7 @@ static mcrepl_return_t read_adds(resync_t *r)
       r->pr.failed++;
     }
   }
-  return rc;
+  return rc == MCREPL_SUCCESS ? expect_mn(r, &r->dst) : rc;
 }
 
 static mcrepl_return_t write_batch(resync_t *r)
@@ -293,19 +313,23 @@ static mcrepl_return_t write_batch(resync_t *r)
       rc = MCREPL_NOMEM;
     r->pr.bytes += r->meta[i].vlen;
   }
-  if (rc == MCREPL_SUCCESS && b.len > 0)
+  if (rc == MCREPL_SUCCESS && mcrepl__buf_add(&b, "mn\r\n", 4) != 0)
+    rc = MCREPL_NOMEM;
+  if (rc == MCREPL_SUCCESS)
     rc = mcrepl__conn_send(&r->dst, b.p, b.len, &r->io);
   mcrepl__buf_free(&b);
   return rc == MCREPL_SUCCESS ? read_adds(r) : rc;
 }
 
-/* Sends the pipeline in b, then reads one answer per command, for the
- * entries that want[]: yes[i] when its first word is `word`. */
-static mcrepl_return_t ask(resync_t *r, mcrepl__conn_t *c,
-                           const mcrepl__buf_t *b, const int *want,
-                           int *yes, const char *word)
+/* Sends the pipeline in b and an "mn", then reads one answer per
+ * command, for the entries that want[]: yes[i] when its first word is
+ * `word`. */
+static mcrepl_return_t ask(resync_t *r, mcrepl__conn_t *c, mcrepl__buf_t *b,
+                           const int *want, int *yes, const char *word)
 {
-  mcrepl_return_t rc = mcrepl__conn_send(c, b->p, b->len, &r->io);
+  mcrepl_return_t rc = mcrepl__buf_add(b, "mn\r\n", 4) != 0
+                           ? MCREPL_NOMEM
+                           : mcrepl__conn_send(c, b->p, b->len, &r->io);
   const char *l;
   size_t i, n;
 
@@ -316,10 +340,10 @@ static mcrepl_return_t ask(resync_t *r, mcrepl__conn_t *c,
     rc = mcrepl__conn_line(c, &l, &n, &r->io);
     if (rc == MCREPL_SUCCESS &&
         mcrepl__proto_classify(l, n) > MCREPL__LINE_REFUSED)
-      rc = MCREPL_PROTOCOL_ERROR;
+      rc = unexpected(l, n);
     yes[i] = rc == MCREPL_SUCCESS && mcrepl__proto_is(l, n, word);
   }
-  return rc;
+  return rc == MCREPL_SUCCESS ? expect_mn(r, c) : rc;
 }
 
 /* A delete that reached the target between our read of its key and our
