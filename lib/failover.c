@@ -78,7 +78,7 @@ static void switch_roles(mcrepl__pair_t *p, int master)
   mcrepl__pool_renew(&p->pool);
   mcrepl__conn_close(&s->slave);
   atomic_store(&p->st.slave_up, 0);
-  s->stale_written = 0;
+  s->stale_cas = 0;
   announce(p, master);
 }
 
@@ -196,7 +196,7 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
                       : "pair %zu: slave %s was resynced: clean again",
                 p->index, mcrepl__slave_addr(p)->text);
   s->was_dirty = dirty;
-  if (!dirty && !s->stale_written)
+  if (!dirty && !s->stale_cas)
     return;
   if (mcrepl__sender_master(p) != MCREPL_SUCCESS)
     return;
@@ -204,13 +204,18 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
   if (dirty) {
     /* Written again at every tick while dirty: a flush of the master,
      * or an eviction, may have taken it, and with it the slave's ban. */
-    s->stale_written = mcrepl__marker_put(&s->master, key, "missed writes",
-                                          0, 'S', io) == MCREPL_SUCCESS;
-  } else if (mcrepl__marker_del(&s->master, key, io) == MCREPL_SUCCESS) {
+    uint64_t cas = 0;
+    if (mcrepl__marker_put_cas(&s->master, key, "missed writes", &cas,
+                               io) != MCREPL_SUCCESS)
+      cas = 0;
+    s->stale_cas = cas;
+  } else if (mcrepl__marker_del_cas(&s->master, key, s->stale_cas, io) ==
+             MCREPL_SUCCESS) {
     /* Clean: a tick that still saw dirt may have written it again just
-     * after the resync that cleaned us removed it. A client still dirty
-     * writes its own again at its next tick. */
-    s->stale_written = 0;
+     * after the resync that cleaned us removed it. Only that write of
+     * ours is taken back: a client still dirty may have written its own
+     * since, and that one stays. */
+    s->stale_cas = 0;
   }
 }
 
@@ -220,7 +225,7 @@ void mcrepl__failover_last_word(mcrepl__pair_t *p)
 {
   mcrepl__io_t io = {.stall_ms = LAST_WORD_MS, .deadline = NULL};
 
-  if (!mcrepl__stats_dirty(&p->st) || p->s.stale_written)
+  if (!mcrepl__stats_dirty(&p->st) || p->s.stale_cas)
     return;
   if (p->s.master.fd < 0 &&
       mcrepl__conn_open(&p->s.master, p->target, LAST_WORD_MS) !=

@@ -41,7 +41,8 @@ typedef struct mcrepl__sender {
   } sample[MCREPL__SAMPLES];
   size_t nsample;               /* samples taken so far (ring) */
   uint64_t sampled_dirt;        /* stats.dirt at the last sample */
-  int stale_written;            /* the master carries our stale marker */
+  uint64_t stale_cas;           /* the master carries our stale marker,
+                                   this write of it (0: none) */
   int was_up;                   /* the slave was reachable last we knew */
   int was_dirty;                /* ... and dirty */
   mcrepl__buf_t out;            /* read-backs being sent */

@@ -93,6 +93,46 @@ mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
   return one_reply(c, &b, "HD", NULL, io);
 }
 
+mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
+                                       const char *val, uint64_t *cas,
+                                       const mcrepl__io_t *io)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl__meta_t m;
+  mcrepl_return_t rc;
+  const char *l;
+  size_t n;
+
+  if (mcrepl__buf_printf(&b, "ms %s %zu T0 c\r\n%s\r\n", key, strlen(val),
+                         val) != 0)
+    return MCREPL_NOMEM;
+  rc = mcrepl__conn_send(c, b.p, b.len, io);
+  mcrepl__buf_free(&b);
+  if (rc == MCREPL_SUCCESS)
+    rc = line(c, &l, &n, io);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  if (mcrepl__proto_parse_hd(l, n, &m) != 0)
+    return refused(l, n);
+  *cas = m.cas;
+  return MCREPL_SUCCESS;
+}
+
+mcrepl_return_t mcrepl__marker_del_cas(mcrepl__conn_t *c, const char *key,
+                                       uint64_t cas, const mcrepl__io_t *io)
+{
+  mcrepl__buf_t b = {0};
+  mcrepl_return_t rc;
+
+  if (mcrepl__buf_printf(&b, "md %s C%llu\r\n", key,
+                         (unsigned long long)cas) != 0)
+    return MCREPL_NOMEM;
+  rc = one_reply(c, &b, "HD", "NF", io);
+  /* NF: gone already. EX (NOTSTORED): written since by someone else,
+   * and not ours to take. */
+  return rc == MCREPL_NOTSTORED ? MCREPL_SUCCESS : rc;
+}
+
 mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
                                    const mcrepl__io_t *io)
 {
