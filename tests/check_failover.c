@@ -407,12 +407,12 @@ static mcrepl_pair_stats_t stats(mcrepl_t *m)
     ck_assert_msg((cond), "never true: %s", #cond);                        \
   } while (0)
 
-START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
+/* Makes the pair dirty: the slave paused (it stays so) while the queue
+ * overflows; the client then bans it on the master. */
+static void make_dirty(mcrepl_t *m, const char *stale)
 {
-  mcrepl_t *m = make("--queue-bytes=16K");
-  char stale[64], val[100], err[256];
+  char val[100];
 
-  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
   memset(val, 'x', sizeof val);
   mc_pause(g_b);
   for (int i = 0; i < 1000; i++) {
@@ -423,6 +423,25 @@ START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
   ck_assert(stats(m).dirty);
   ck_assert_uint_gt(stats(m).dropped, 0);
   EVENTUALLY(has_key(g_a->port, stale), 3000);
+}
+
+/* A pair as deployed: A elected, B resynced from it. */
+static void deployed_pair(void)
+{
+  char err[256];
+
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+}
+
+START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
+{
+  mcrepl_t *m = make("--queue-bytes=16K");
+  char stale[64], err[256];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  make_dirty(m, stale);
   ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_DOWN); /* paused */
   mc_resume(g_b);
   ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
@@ -437,23 +456,6 @@ START_TEST(test_dirty_pair_marks_master_then_resync_cleans)
 }
 END_TEST
 
-/* Makes the pair dirty: the slave paused while the queue overflows. */
-static void make_dirty(mcrepl_t *m, const char *stale)
-{
-  char val[100];
-
-  memset(val, 'x', sizeof val);
-  mc_pause(g_b);
-  for (int i = 0; i < 1000; i++) {
-    char key[32];
-    snprintf(key, sizeof key, "k%d", i);
-    ck_rc(mcrepl_set(m, S(key), val, sizeof val, 0, 0), MCREPL_SUCCESS);
-  }
-  ck_assert(stats(m).dirty);
-  EVENTUALLY(has_key(g_a->port, stale), 3000);
-  mc_resume(g_b);
-}
-
 /* A flush of the master (or an eviction) takes the stale marker and the
  * epoch counter: the dirty client writes the marker again, and a resync
  * that begins after the flush still cleans it. */
@@ -464,6 +466,7 @@ START_TEST(test_stale_marker_outlives_a_flush_of_the_master)
 
   snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
   make_dirty(m, stale);
+  mc_resume(g_b);
   ck_assert(mc_raw_cmd(g_a->port, "flush_all", out, sizeof out) > 0);
   ck_assert(!has_key(g_a->port, stale));
   EVENTUALLY(has_key(g_a->port, stale), 3000);
@@ -485,11 +488,8 @@ END_TEST
 START_TEST(test_flush_leaves_both_nodes_ready)
 {
   mcrepl_t *m = make(NULL);
-  char err[256];
 
-  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
-  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
-        MCREPL_SUCCESS);
+  deployed_pair();
   ck_rc(mcrepl_set(m, S("k"), S("v"), 0, 0), MCREPL_SUCCESS);
   ck_rc(mcrepl_flush(m, 0), MCREPL_SUCCESS);
   ck_assert(!has_key(g_a->port, "k") && !has_key(g_b->port, "k"));
@@ -509,6 +509,7 @@ START_TEST(test_flush_keeps_a_dirty_slave_banned)
 
   snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
   make_dirty(m, stale);
+  mc_resume(g_b);
   ck_rc(mcrepl_flush(m, 0), MCREPL_SUCCESS);
   EVENTUALLY(has_key(g_a->port, stale), 3000);
   ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
@@ -521,9 +522,7 @@ START_TEST(test_restarted_slave_dirty_until_resynced)
   mcrepl_t *m = make(NULL);
   char err[256];
 
-  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
-  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
-        MCREPL_SUCCESS);
+  deployed_pair();
   ck_rc(mcrepl_set(m, S("before"), S("1"), 0, 0), MCREPL_SUCCESS);
   ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
   ck_assert_int_eq(mc_restart(g_b), 0);
