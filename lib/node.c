@@ -14,10 +14,14 @@ int mcrepl__same_node(const mcrepl__stats_reply_t *a,
          llabs(mcrepl__boot_time(a) - mcrepl__boot_time(b)) <= 2;
 }
 
-static mcrepl_return_t line(mcrepl__conn_t *c, const char **l, size_t *n,
-                            const mcrepl__io_t *io)
+/* Sends one command and reads the first line of its answer. */
+static mcrepl_return_t request(mcrepl__conn_t *c, const char *cmd,
+                               size_t len, const char **l, size_t *n,
+                               const mcrepl__io_t *io)
 {
-  return mcrepl__conn_line(c, l, n, io);
+  mcrepl_return_t rc = mcrepl__conn_send(c, cmd, len, io);
+
+  return rc == MCREPL_SUCCESS ? mcrepl__conn_line(c, l, n, io) : rc;
 }
 
 static mcrepl_return_t refused(const char *l, size_t n)
@@ -44,10 +48,8 @@ mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
     val[0] = '\0';
   if (mcrepl__buf_printf(&b, "mg %s v\r\n", key) != 0)
     return MCREPL_NOMEM;
-  rc = mcrepl__conn_send(c, b.p, b.len, io);
+  rc = request(c, b.p, b.len, &l, &n, io);
   mcrepl__buf_free(&b);
-  if (rc == MCREPL_SUCCESS)
-    rc = line(c, &l, &n, io);
   if (rc != MCREPL_SUCCESS || mcrepl__proto_is(l, n, "EN"))
     return rc;
   if (mcrepl__proto_parse_va(l, n, &m) != 0)
@@ -66,13 +68,11 @@ static mcrepl_return_t one_reply(mcrepl__conn_t *c, mcrepl__buf_t *b,
                                  const char *ok, const char *also_ok,
                                  const mcrepl__io_t *io)
 {
-  mcrepl_return_t rc = mcrepl__conn_send(c, b->p, b->len, io);
   const char *l;
   size_t n;
+  mcrepl_return_t rc = request(c, b->p, b->len, &l, &n, io);
 
   mcrepl__buf_free(b);
-  if (rc == MCREPL_SUCCESS)
-    rc = line(c, &l, &n, io);
   if (rc != MCREPL_SUCCESS)
     return rc;
   if (mcrepl__proto_is(l, n, ok) ||
@@ -106,10 +106,8 @@ mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
   if (mcrepl__buf_printf(&b, "ms %s %zu T0 c\r\n%s\r\n", key, strlen(val),
                          val) != 0)
     return MCREPL_NOMEM;
-  rc = mcrepl__conn_send(c, b.p, b.len, io);
+  rc = request(c, b.p, b.len, &l, &n, io);
   mcrepl__buf_free(&b);
-  if (rc == MCREPL_SUCCESS)
-    rc = line(c, &l, &n, io);
   if (rc != MCREPL_SUCCESS)
     return rc;
   if (mcrepl__proto_parse_hd(l, n, &m) != 0)
@@ -217,9 +215,7 @@ mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
                        MCREPL__KEY_EPOCH,
                        (unsigned long long)now.tv_sec * 1000000ULL +
                            (unsigned long long)now.tv_nsec / 1000);
-  rc = mcrepl__conn_send(c, cmd, n, io);
-  if (rc == MCREPL_SUCCESS)
-    rc = line(c, &l, &n, io);
+  rc = request(c, cmd, n, &l, &n, io);
   if (rc != MCREPL_SUCCESS)
     return rc;
   if (mcrepl__proto_parse_va(l, n, &m) != 0)
