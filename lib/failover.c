@@ -205,11 +205,11 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
     /* Written again at every tick while dirty: a flush of the master,
      * or an eviction, may have taken it, and with it the slave's ban. */
     uint64_t cas = 0;
-    if (mcrepl__marker_put_cas(&s->master, key, "missed writes", &cas,
-                               io) != MCREPL_SUCCESS)
+    if (mcrepl__marker_put(&s->master, key, "missed writes", 0, 'S', &cas,
+                           io) != MCREPL_SUCCESS)
       cas = 0;
     s->stale_cas = cas;
-  } else if (mcrepl__marker_del_cas(&s->master, key, s->stale_cas, io) ==
+  } else if (mcrepl__marker_del(&s->master, key, s->stale_cas, io) ==
              MCREPL_SUCCESS) {
     /* Clean: a tick that still saw dirt may have written it again just
      * after the resync that cleaned us removed it. Only that write of

@@ -68,8 +68,8 @@ static mcrepl_health_t unmarked(check_t *c)
     return say(c, MCREPL_HEALTH_READY, "%s is unmarked (%s)", c->node.text,
                c->peer_up ? "a new pair" : "its peer is down");
   mcrepl__ready_new(val, sizeof val);
-  if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, val, 0, 'S', &c->io) !=
-      MCREPL_SUCCESS)
+  if (mcrepl__marker_put(&c->nc, MCREPL__KEY_READY, val, 0, 'S', NULL,
+                         &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: cannot be marked ready", "",
                c->node.text);
   return say(c, MCREPL_HEALTH_READY, "%s is ready (%s)", c->node.text,

@@ -83,19 +83,7 @@ static mcrepl_return_t one_reply(mcrepl__conn_t *c, mcrepl__buf_t *b,
 
 mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
                                    const char *val, int64_t ttl, char mode,
-                                   const mcrepl__io_t *io)
-{
-  mcrepl__buf_t b = {0};
-
-  if (mcrepl__buf_printf(&b, "ms %s %zu T%lld M%c\r\n%s\r\n", key,
-                         strlen(val), (long long)ttl, mode, val) != 0)
-    return MCREPL_NOMEM;
-  return one_reply(c, &b, "HD", NULL, io);
-}
-
-mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
-                                       const char *val, uint64_t *cas,
-                                       const mcrepl__io_t *io)
+                                   uint64_t *cas, const mcrepl__io_t *io)
 {
   mcrepl__buf_t b = {0};
   mcrepl__meta_t m;
@@ -103,7 +91,8 @@ mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
   const char *l;
   size_t n;
 
-  if (mcrepl__buf_printf(&b, "ms %s %zu T0 c\r\n%s\r\n", key, strlen(val),
+  if (mcrepl__buf_printf(&b, "ms %s %zu T%lld M%c%s\r\n%s\r\n", key,
+                         strlen(val), (long long)ttl, mode, cas ? " c" : "",
                          val) != 0)
     return MCREPL_NOMEM;
   rc = request(c, b.p, b.len, &l, &n, io);
@@ -112,33 +101,24 @@ mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
     return rc;
   if (mcrepl__proto_parse_hd(l, n, &m) != 0)
     return refused(l, n);
-  *cas = m.cas;
+  if (cas)
+    *cas = m.cas;
   return MCREPL_SUCCESS;
 }
 
-mcrepl_return_t mcrepl__marker_del_cas(mcrepl__conn_t *c, const char *key,
-                                       uint64_t cas, const mcrepl__io_t *io)
+mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
+                                   uint64_t cas, const mcrepl__io_t *io)
 {
   mcrepl__buf_t b = {0};
   mcrepl_return_t rc;
 
-  if (mcrepl__buf_printf(&b, "md %s C%llu\r\n", key,
+  if (mcrepl__buf_printf(&b, cas ? "md %s C%llu\r\n" : "md %s\r\n", key,
                          (unsigned long long)cas) != 0)
     return MCREPL_NOMEM;
   rc = one_reply(c, &b, "HD", "NF", io);
   /* NF: gone already. EX (NOTSTORED): written since by someone else,
    * and not ours to take. */
-  return rc == MCREPL_NOTSTORED ? MCREPL_SUCCESS : rc;
-}
-
-mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
-                                   const mcrepl__io_t *io)
-{
-  mcrepl__buf_t b = {0};
-
-  if (mcrepl__buf_printf(&b, "md %s\r\n", key) != 0)
-    return MCREPL_NOMEM;
-  return one_reply(c, &b, "HD", "NF", io);
+  return cas && rc == MCREPL_NOTSTORED ? MCREPL_SUCCESS : rc;
 }
 
 void mcrepl__stale_key(char *buf, size_t len, const char *node_text)

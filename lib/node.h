@@ -31,19 +31,14 @@ mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
                                    char *val, size_t len, int *found,
                                    const mcrepl__io_t *io);
 /* mode 'S' sets, 'E' adds (MCREPL_NOTSTORED when it exists). ttl 0:
- * never expires. */
+ * never expires. cas, unless NULL, says which write it was. */
 mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
                                    const char *val, int64_t ttl, char mode,
-                                   const mcrepl__io_t *io);
+                                   uint64_t *cas, const mcrepl__io_t *io);
+/* cas 0: whatever is there; else only that write of it (and a marker
+ * written since by someone else is left, with MCREPL_SUCCESS). */
 mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
-                                   const mcrepl__io_t *io);
-/* Sets a marker that never expires, and says which write it was. */
-mcrepl_return_t mcrepl__marker_put_cas(mcrepl__conn_t *c, const char *key,
-                                       const char *val, uint64_t *cas,
-                                       const mcrepl__io_t *io);
-/* Deletes it only if it is still that write (else MCREPL_SUCCESS too). */
-mcrepl_return_t mcrepl__marker_del_cas(mcrepl__conn_t *c, const char *key,
-                                       uint64_t cas, const mcrepl__io_t *io);
+                                   uint64_t cas, const mcrepl__io_t *io);
 /* "mcrepl:stale:" + the node's address, into buf. */
 void mcrepl__stale_key(char *buf, size_t len, const char *node_text);
 /* A random token, so that two markers never look alike. */

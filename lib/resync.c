@@ -408,7 +408,7 @@ static mcrepl_return_t keep_lock(resync_t *r, char mode)
 {
   r->lock_ns = mcrepl__now_ns();
   return mcrepl__marker_put(&r->dst, MCREPL__KEY_RESYNC, r->gen,
-                            LOCK_TTL_S, mode, &r->io);
+                            LOCK_TTL_S, mode, NULL, &r->io);
 }
 
 static int report(resync_t *r)
@@ -547,9 +547,10 @@ static mcrepl_return_t finish(resync_t *r, const char *stale_key)
   mcrepl_return_t rc;
 
   mcrepl__ready_format(val, sizeof val, &r->mark);
-  rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, val, 0, 'S', &r->io);
+  rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, val, 0, 'S', NULL,
+                          &r->io);
   if (rc == MCREPL_SUCCESS)
-    rc = mcrepl__marker_del(&r->src, stale_key, &r->io);
+    rc = mcrepl__marker_del(&r->src, stale_key, 0, &r->io);
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
 }
 
@@ -582,7 +583,7 @@ static mcrepl_return_t run(resync_t *r)
   if (rc == MCREPL_SUCCESS)
     rc = finish(r, stale_key);
   if (r->dst.fd >= 0)
-    mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, &r->io);
+    mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, 0, &r->io);
   r->pr.done = 1;
   report(r);
   return rc;
