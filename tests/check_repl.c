@@ -99,15 +99,21 @@ static item_t raw_item(int port, const char *key) {
   return it;
 }
 
+/* Two seconds, not one: each memcached counts time in whole seconds on
+ * a clock that a timer advances once a second (late on a loaded
+ * machine), and the slave's absolute expiry rests on a clock skew read
+ * in whole seconds too. Seen under TSan with other tests running beside
+ * it: master 59, slave 61. A relative TTL applied late would be off by
+ * the delay; test_relative_ttl_stays_relative checks that. */
 static int ttl_close(long a, long b) {
   if (a == -1 || b == -1)
     return a == b;
-  return labs(a - b) <= 1;
+  return labs(a - b) <= 2;
 }
 
 /* The slave of pair 0 holds exactly what the master holds for key: the
- * same value, flags and remaining TTL (within a second), or neither
- * holds it. */
+ * same value, flags and remaining TTL (within two seconds, see
+ * ttl_close), or neither holds it. */
 static void assert_same(const char *key) {
   item_t m = raw_item(MPORT(0), key), s = raw_item(SPORT(0), key);
   ck_assert_msg(m.found == s.found, "%s: master %s, slave %s", key,
