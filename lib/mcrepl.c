@@ -355,6 +355,12 @@ MCREPL_API mcrepl_return_t mcrepl_cas(mcrepl_t *m, const char *key,
                                       uint32_t flags, uint64_t cas)
 {
   store_t s = {ST_CAS, key, value, key_len, value_len, exptime, flags, cas};
+
+  /* libmemcached leaves a zero token out of the command line, and the
+   * server then reads the value as commands of its own. memcached never
+   * hands out 0 (-C, which disables cas, answers gets with 0). */
+  if (cas == 0)
+    return MCREPL_INVALID_ARGUMENTS;
   return store(m, &s);
 }
 

@@ -363,6 +363,20 @@ START_TEST(test_refused_cas_not_replicated) {
 }
 END_TEST
 
+/* A zero token must not reach the server: libmemcached would leave it
+ * out, and memcached would then run the value as commands. */
+START_TEST(test_cas_zero_refused) {
+  static const char inject[] = "set r-cas-injected 0 0 2\r\nhi";
+  ck_rc(mcrepl_set(g_m, S("r-cas0"), S("v1"), 0, 0), MCREPL_SUCCESS);
+  uint64_t q = queued();
+  ck_rc(mcrepl_cas(g_m, S("r-cas0"), inject, sizeof inject - 1, 0, 0, 0),
+        MCREPL_INVALID_ARGUMENTS);
+  ck_assert_uint_eq(queued(), q);
+  assert_value(MPORT(0), "r-cas0", "v1");
+  assert_missing(MPORT(0), "r-cas-injected");
+}
+END_TEST
+
 START_TEST(test_refused_delete_not_replicated) {
   plant_on_slave("r-del", "planted");
   uint64_t q = queued();
@@ -1188,6 +1202,7 @@ static void add_command_tests(Suite *s) {
   tcase_add_test(tc, test_refused_add_not_replicated);
   tcase_add_test(tc, test_refused_replace_not_replicated);
   tcase_add_test(tc, test_refused_cas_not_replicated);
+  tcase_add_test(tc, test_cas_zero_refused);
   tcase_add_test(tc, test_refused_delete_not_replicated);
   tcase_add_test(tc, test_refused_incr_not_replicated);
   tcase_add_test(tc, test_refused_append_not_replicated);

@@ -104,6 +104,8 @@ MCREPL_API mcrepl_return_t mcrepl_prepend(mcrepl_t *m, const char *key,
                                           size_t key_len, const char *value,
                                           size_t value_len, time_t exptime,
                                           uint32_t flags);
+/* cas 0 is refused (MCREPL_INVALID_ARGUMENTS): memcached never hands it
+ * out. */
 MCREPL_API mcrepl_return_t mcrepl_cas(mcrepl_t *m, const char *key,
                                       size_t key_len, const char *value,
                                       size_t value_len, time_t exptime,
