@@ -303,6 +303,10 @@ static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
     return MCREPL_NOMEM;
   pthread_mutex_lock(stripe);
   rc = fn(p, mc, arg);
+  /* A write that timed out may still be applied by the master: the
+   * state read back later makes the slave agree, whichever it was. */
+  if (rc == MCREPL_TIMEOUT)
+    enqueue(p, MCREPL__OP_READBACK, key, klen, NULL, 0, 0, 0);
   pthread_mutex_unlock(stripe);
   mcrepl__pool_put(&p->pool, mc);
   return rc;

@@ -796,6 +796,25 @@ static void assert_fails_fast(const char *what) {
   ck_assert_uint_ge(pair_stats(0).read_failovers, 1);
 }
 
+/* The master applies a write whose answer came too late (the request was
+ * in its socket): the slave must end up agreeing with it. */
+START_TEST(test_timed_out_write_converges) {
+  start_env(1, NULL, "--timeout=300");
+  ck_rc(mcrepl_set(g_m, S("late-set"), S("v1"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("late-del"), S("v1"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  mc_pause(g_master[0]);
+  ck_rc(mcrepl_set(g_m, S("late-set"), S("v2"), 0, 0), MCREPL_TIMEOUT);
+  ck_rc(mcrepl_delete(g_m, S("late-del")), MCREPL_TIMEOUT);
+  mc_resume(g_master[0]);
+  wait_ok();
+  assert_value(MPORT(0), "late-set", "v2");
+  assert_missing(MPORT(0), "late-del");
+  assert_same("late-set");
+  assert_same("late-del");
+}
+END_TEST
+
 START_TEST(test_master_down_bounded) {
   start_env(1, NULL, "--timeout=500 --connect-timeout=500");
   mc_kill(g_master[0]);
@@ -1234,6 +1253,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_slave_restart_marks_dirty);
   tcase_add_test(tc, test_queue_overflow_accounting);
   tcase_add_test(tc, test_destroy_bounded_with_paused_slave);
+  tcase_add_test(tc, test_timed_out_write_converges);
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
   tcase_add_test(tc, test_value_too_large);

@@ -2,6 +2,7 @@
 #include "servers.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -241,9 +242,41 @@ void mc_stop(mc_server_t *s) {
   free(s);
 }
 
+/* 1 when every thread of pid is stopped. */
+static int all_stopped(pid_t pid) {
+  char path[320], line[512];
+  int stopped = 1, n = 0;
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  struct dirent *e;
+  if (!d)
+    return 1; /* gone: nothing left to wait for */
+  while (stopped && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid,
+             e->d_name);
+    FILE *f = fopen(path, "r");
+    const char *rp;
+    if (!f)
+      continue;
+    if (fgets(line, sizeof line, f) && (rp = strrchr(line, ')')) != NULL)
+      stopped = rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
+    fclose(f);
+    n++;
+  }
+  closedir(d);
+  return stopped && n > 0;
+}
+
+/* Returns once every thread has stopped: a request sent right after must
+ * find the server frozen, not still finishing its signal. */
 void mc_pause(mc_server_t *s) {
-  if (s != NULL && s->pid > 0)
-    kill(s->pid, SIGSTOP);
+  if (s == NULL || s->pid <= 0)
+    return;
+  kill(s->pid, SIGSTOP);
+  for (int i = 0; i < 1000 && !all_stopped(s->pid); i++)
+    usleep(1000);
 }
 
 void mc_resume(mc_server_t *s) {
