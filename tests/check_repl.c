@@ -807,6 +807,9 @@ START_TEST(test_timed_out_write_converges) {
   ck_rc(mcrepl_set(g_m, S("late-set"), S("v2"), 0, 0), MCREPL_TIMEOUT);
   ck_rc(mcrepl_delete(g_m, S("late-del")), MCREPL_TIMEOUT);
   mc_resume(g_master[0]);
+  /* The handle that timed out must not read the late answers as this
+   * call's: a late STORED would turn this refusal into a success. */
+  ck_rc(mcrepl_add(g_m, S("late-set"), S("v3"), 0, 0), MCREPL_NOTSTORED);
   wait_ok();
   assert_value(MPORT(0), "late-set", "v2");
   assert_missing(MPORT(0), "late-del");
