@@ -134,6 +134,7 @@ mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
   char port[8];
 
   mcrepl__conn_close(c);
+  c->peer_gone = 0;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -179,7 +180,16 @@ static int fill(mcrepl__conn_t *c)
     return mcrepl__buf_add(&c->in, tmp, (size_t)n) == 0 ? 1 : -1;
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return 0;
+  c->peer_gone = n == 0 || errno == ECONNRESET;
   return -1; /* EOF or a real error */
+}
+
+/* Whether a poll's answer ends the connection. */
+static int broken(mcrepl__conn_t *c, int ev)
+{
+  if (ev > 0 && (ev & POLLERR))
+    c->peer_gone = 1; /* a pending error: the peer reset it */
+  return ev < 0 || (ev & (POLLERR | POLLNVAL));
 }
 
 static mcrepl_return_t fail(mcrepl__conn_t *c, mcrepl_return_t rc)
@@ -210,14 +220,18 @@ static void advance(struct iovec **iov, size_t *cnt, size_t n)
   }
 }
 
-static ssize_t send_some(int fd, struct iovec *iov, size_t cnt)
+static ssize_t send_some(mcrepl__conn_t *c, struct iovec *iov, size_t cnt)
 {
   struct msghdr mh;
+  ssize_t n;
 
   memset(&mh, 0, sizeof mh);
   mh.msg_iov = iov;
   mh.msg_iovlen = cnt < IOV_MAX ? cnt : IOV_MAX;
-  return sendmsg(fd, &mh, MSG_NOSIGNAL);
+  n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+    c->peer_gone = 1;
+  return n;
 }
 
 mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
@@ -230,7 +244,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
   advance(&iov, &cnt, 0);
   /* Most pipelines fit the socket buffer: try before polling. */
   if (cnt > 0) {
-    ssize_t n = send_some(c->fd, iov, cnt);
+    ssize_t n = send_some(c, iov, cnt);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
       return fail(c, MCREPL_CONNECTION_FAILURE);
     if (n > 0)
@@ -241,7 +255,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLOUT | POLLIN, ms);
-    if (ev < 0 || (ev & (POLLERR | POLLNVAL)))
+    if (broken(c, ev))
       return fail(c, MCREPL_CONNECTION_FAILURE);
     if (ev & (POLLIN | POLLHUP)) {
       int got = fill(c);
@@ -251,7 +265,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
         progress = mcrepl__now_ns();
     }
     if (ev & POLLOUT) {
-      ssize_t n = send_some(c->fd, iov, cnt);
+      ssize_t n = send_some(c, iov, cnt);
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         return fail(c, MCREPL_CONNECTION_FAILURE);
       if (n > 0) {
@@ -285,7 +299,7 @@ static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLIN, ms);
-    if (ev < 0 || (ev & (POLLERR | POLLNVAL)))
+    if (broken(c, ev))
       return fail(c, MCREPL_CONNECTION_FAILURE);
   }
   return MCREPL_SUCCESS;

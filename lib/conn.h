@@ -20,6 +20,9 @@ typedef struct mcrepl__conn {
   int stamped;    /* the kernel stamps what arrives (SO_TIMESTAMPNS) */
   int64_t rx_ns;  /* monotonic time the last bytes read had arrived */
   int rx_stamped; /* rx_ns is the kernel's stamp, not the read's time */
+  /* The peer closed or reset it: what it had not applied, it never
+   * will. Cleared by open, kept by close. */
+  int peer_gone;
 } mcrepl__conn_t;
 
 /* How long I/O may go on. stall_ms: failure after that long without a

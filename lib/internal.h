@@ -44,6 +44,12 @@ typedef struct mcrepl__sender {
   uint64_t stale_cas;           /* the master carries our stale marker,
                                    this write of it (0: none) */
   int was_up;                   /* the slave was reachable last we knew */
+  int unacked;                  /* pipeline bytes may be on the slave's
+                                   connection that its "MN" did not
+                                   acknowledge yet */
+  int faults;                   /* failed attempts of this batch that a
+                                   retry would repeat (see give_up) */
+  int said_no_meta;             /* logged that the slave is too old */
   int was_dirty;                /* ... and dirty */
   mcrepl__buf_t out;            /* read-backs being sent */
   mcrepl__pipe_t pipe;          /* the slave's pipeline being sent */

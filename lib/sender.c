@@ -12,6 +12,9 @@
  * the values stay in the queue's entries and are sent from there. */
 #define BATCH_BYTES ((size_t)4 << 20)
 #define BACKOFF_SLICE_MS 50
+/* Attempts at one batch that fail in a way a retry repeats (see
+ * is_fault) before it is given up. */
+#define BATCH_TRIES 3
 
 /* The master's state of one read-back key. */
 typedef struct mcrepl__state {
@@ -42,6 +45,29 @@ static int past_deadline(mcrepl__pair_t *p)
   return dl != 0 && mcrepl__now_ns() >= dl;
 }
 
+/* A server older than memcached 1.6 answers our meta commands with
+ * ERROR and then reads each value as commands of its own: nothing is
+ * sent to one. */
+static mcrepl_return_t speaks_meta(mcrepl__pair_t *p, const mcrepl__io_t *io)
+{
+  mcrepl__sender_t *s = &p->s;
+  mcrepl_return_t rc = mcrepl__conn_send(&s->slave, "mn\r\n", 4, io);
+  const char *line;
+  size_t len;
+
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_line(&s->slave, &line, &len, io);
+  if (rc != MCREPL_SUCCESS || mcrepl__proto_is(line, len, "MN"))
+    return rc;
+  if (!s->said_no_meta)
+    mcrepl__log(p->m, MCREPL_LOG_ERROR,
+                "pair %zu: slave %s does not answer meta commands: "
+                "memcached 1.6 or later is needed", p->index,
+                mcrepl__slave_addr(p)->text);
+  s->said_no_meta = 1;
+  return MCREPL_PROTOCOL_ERROR;
+}
+
 static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
 {
   mcrepl__sender_t *s = &p->s;
@@ -59,6 +85,8 @@ static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
   atomic_fetch_add(&p->st.reconnects, 1);
   mcrepl__conn_stamp(&s->slave);
   rc = mcrepl__conn_stats(&s->slave, &id, &io);
+  if (rc == MCREPL_SUCCESS)
+    rc = speaks_meta(p, &io);
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__failover_slave_seen(p, &id);
   if (rc != MCREPL_SUCCESS) {
@@ -276,8 +304,10 @@ static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
       break;
     switch (mcrepl__proto_classify(line, len)) {
     case MCREPL__LINE_OK:
-      if (mcrepl__proto_is(line, len, "MN"))
+      if (mcrepl__proto_is(line, len, "MN")) {
+        s->unacked = 0;
         return MCREPL_SUCCESS;
+      }
       break;
     case MCREPL__LINE_GARBAGE:
       mcrepl__conn_close(&s->slave);
@@ -287,23 +317,24 @@ static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
       atomic_fetch_add(&p->st.errors, 1);
     }
   }
-  /* Writes left on an abandoned connection may still be applied later,
-   * after newer ones: the slave can no longer be trusted. */
-  if (rc == MCREPL_TIMEOUT)
-    mcrepl__pair_mark_dirty(p);
   return rc;
 }
 
-static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b)
+/* *connected: the slave was reached, so a failure was the batch's. */
+static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b,
+                               int *connected)
 {
   mcrepl_return_t rc = connect_slave(p);
 
+  *connected = rc == MCREPL_SUCCESS;
   if (rc == MCREPL_SUCCESS)
     rc = read_back(p, b);
   if (rc == MCREPL_SUCCESS)
     rc = build(p, b);
-  if (rc == MCREPL_SUCCESS)
+  if (rc == MCREPL_SUCCESS) {
+    p->s.unacked = 1;
     rc = send_pipeline(p);
+  }
   return rc;
 }
 
@@ -329,6 +360,7 @@ static void finish(mcrepl__pair_t *p, mcrepl__entry_t *batch,
     mcrepl__pair_mark_dirty(p);
   }
   atomic_fetch_add(&p->st.batches, 1);
+  p->s.faults = 0;
   mcrepl__queue_done(&p->q, batch, failed);
 }
 
@@ -347,8 +379,35 @@ static void backoff(mcrepl__pair_t *p)
   }
 }
 
+/* Writes left on a connection we gave up may still be applied later,
+ * after the newer ones sent on the next: the slave can no longer be
+ * trusted. Unless the slave itself closed it: then nothing more of it
+ * will be applied. */
+static void check_abandoned(mcrepl__pair_t *p)
+{
+  mcrepl__sender_t *s = &p->s;
+
+  if (!s->unacked || s->slave.fd >= 0)
+    return;
+  if (!s->slave.peer_gone)
+    mcrepl__pair_mark_dirty(p);
+  s->unacked = 0;
+}
+
+/* Whether the batch failed in a way that sending it again repeats (a
+ * slave that answers nonsense, no memory for it), too often: it is then
+ * given up, so that one batch cannot stop the pair's replication for
+ * good. Unreachable or slow slaves are waited for: they come back. */
+static int give_up(mcrepl__pair_t *p, mcrepl_return_t rc, int connected)
+{
+  if (!connected || (rc != MCREPL_PROTOCOL_ERROR && rc != MCREPL_NOMEM))
+    return 0;
+  return ++p->s.faults >= BATCH_TRIES;
+}
+
 static void failed_attempt(mcrepl__pair_t *p, mcrepl_return_t rc)
 {
+  check_abandoned(p);
   atomic_fetch_add(&p->st.errors, 1);
   if (p->s.slave.fd < 0)
     atomic_store(&p->st.slave_up, 0);
@@ -369,19 +428,24 @@ static void deliver(mcrepl__pair_t *p, mcrepl__entry_t *batch, size_t n)
 {
   for (;;) {
     mcrepl_return_t rc;
+    int connected;
 
     if (past_deadline(p)) {
       mcrepl__pair_mark_dirty(p);
       finish(p, batch, n, 0);
       return;
     }
-    rc = attempt(p, batch);
+    rc = attempt(p, batch, &connected);
     if (rc == MCREPL_SUCCESS) {
       p->s.inflight = batch;
       p->s.inflight_n = n;
       return;
     }
     failed_attempt(p, rc);
+    if (give_up(p, rc, connected)) {
+      finish(p, batch, n, 0);
+      return;
+    }
   }
 }
 
@@ -403,7 +467,10 @@ static void settle(mcrepl__pair_t *p)
       return;
     }
     failed_attempt(p, rc);
-    deliver(p, batch, s->inflight_n);
+    if (give_up(p, rc, 1))
+      finish(p, batch, s->inflight_n, 0);
+    else
+      deliver(p, batch, s->inflight_n);
   }
 }
 

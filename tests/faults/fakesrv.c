@@ -19,8 +19,8 @@
 #define MAX_CONNS 64
 #define BUF 65536
 
-const char *const fake_mode_name[FAKE_MODES] = {"garbage", "half-line",
-                                                "close-mid-reply", "oom"};
+const char *const fake_mode_name[FAKE_MODES] = {
+    "garbage", "half-line", "close-mid-reply", "oom", "no-meta"};
 
 typedef struct {
   int fd;
@@ -106,6 +106,9 @@ static int misbehave(conn_t *c, fake_mode_t mode, const char *line)
   case FAKE_CLOSE:
     say_str(c->fd, meta ? "VA 100 f0 t-1\r\nabc" : "VALUE k 0 100\r\nabc");
     return -1;
+  case FAKE_NO_META:
+    say_str(c->fd, "ERROR\r\n");
+    return 0;
   case FAKE_OOM:
   default:
     say_str(c->fd, strcmp(line, "mn") == 0 ? "MN\r\n"
@@ -136,13 +139,15 @@ static int serve_lines(conn_t *c, fake_mode_t mode)
     *nl = '\0';
     if (nl > c->buf && nl[-1] == '\r')
       nl[-1] = '\0';
-    c->skip = data_len(c->buf);
+    c->skip = mode == FAKE_NO_META ? 0 : data_len(c->buf);
     if (strcmp(c->buf, "stats") == 0)
       answer_stats(c->fd);
     else if (strncmp(c->buf, "version", 7) == 0)
       say_str(c->fd, "VERSION 1.6.0-fake\r\n");
     else if (strcmp(c->buf, "quit") == 0 || c->silent)
       return strcmp(c->buf, "quit") == 0 ? -1 : 0;
+    else if (strcmp(c->buf, "mn") == 0 && mode != FAKE_NO_META)
+      say_str(c->fd, "MN\r\n");
     else if (misbehave(c, mode, c->buf) != 0)
       return -1;
     c->len -= (size_t)(nl + 1 - c->buf);

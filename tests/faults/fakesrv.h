@@ -1,7 +1,8 @@
 /* A fake memcached on a loopback port, for the tests that need a server
  * that misbehaves in ways a real one never does. It answers "stats" and
  * "version" properly (so that mcrepl's sender believes it is a node), and
- * everything else according to its mode. It runs in a forked child that
+ * "mn" too but in FAKE_NO_META (so that the sender sends it pipelines),
+ * and everything else according to its mode. It runs in a forked child that
  * dies with the test. */
 #ifndef MCREPL_FAULTS_FAKESRV_H
 #define MCREPL_FAULTS_FAKESRV_H
@@ -13,6 +14,8 @@ typedef enum {
   FAKE_HALF,    /* half a line, then silence (reads nothing more) */
   FAKE_CLOSE,   /* the start of a value, then closes the connection */
   FAKE_OOM,     /* "SERVER_ERROR out of memory" for every request */
+  FAKE_NO_META, /* "ERROR" for everything, as memcached before 1.6 says to
+                   meta commands, and a value read as a command */
   FAKE_MODES
 } fake_mode_t;
 
