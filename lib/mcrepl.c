@@ -562,6 +562,19 @@ typedef struct {
   char *value;
 } getout_t;
 
+/* How a fetch ended. libmemcached ends one that broke on garbage (and,
+ * in some versions, on a timeout) with NOTFOUND too: only its last error
+ * tells a miss from a failure. */
+static memcached_return_t fetch_end(memcached_st *mc, memcached_return_t r)
+{
+  memcached_return_t last = memcached_last_error(mc);
+
+  if (r == MEMCACHED_NOTFOUND && !memcached_success(last) &&
+      last != MEMCACHED_NOTFOUND && last != MEMCACHED_END)
+    return last;
+  return r;
+}
+
 /* One key, with its cas: a single-key mget, drained to its END. */
 static mcrepl_return_t fetch_one(memcached_st *mc, const char *key,
                                  size_t klen, getout_t *o)
@@ -587,12 +600,8 @@ static mcrepl_return_t fetch_one(memcached_st *mc, const char *key,
     rc = o->value ? MCREPL_SUCCESS : MCREPL_NOMEM;
     memcached_result_free(res);
   }
-  /* libmemcached ends a fetch that broke on garbage with NOTFOUND too:
-   * only its last error tells a miss from a failure. */
-  if (rc == MCREPL_NOTFOUND && !memcached_success(memcached_last_error(mc)) &&
-      memcached_last_error(mc) != MEMCACHED_NOTFOUND &&
-      memcached_last_error(mc) != MEMCACHED_END)
-    r = memcached_last_error(mc);
+  if (rc == MCREPL_NOTFOUND)
+    r = fetch_end(mc, r);
   if (r != MEMCACHED_END && r != MEMCACHED_SUCCESS &&
       r != MEMCACHED_NOTFOUND) {
     free(o->value);
@@ -737,6 +746,8 @@ static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
       memcached_result_free(res);
       ++*seen;
     }
+    if (*seen == 0)
+      r = fetch_end(mc, r);
   }
   mcrepl__pool_put(pool, mc);
   if (stopped)

@@ -774,6 +774,15 @@ END_TEST
 /* With the master unreachable a write fails within the configured
  * timeouts, and a read is answered by the slave (--read-failover is on by
  * default), also within them. */
+static int copy_value_cb(void *ctx, const char *key, size_t key_len,
+                         const char *value, size_t value_len,
+                         uint32_t flags, uint64_t cas) {
+  char *out = ctx;
+  (void)key, (void)key_len, (void)flags, (void)cas;
+  snprintf(out, 32, "%.*s", (int)value_len, value);
+  return 0;
+}
+
 static void assert_fails_fast(const char *what) {
   for (int i = 0; i < 3; i++) {
     long long t0 = mc_now_ms();
@@ -822,6 +831,23 @@ START_TEST(test_master_down_bounded) {
   start_env(1, NULL, "--timeout=500 --connect-timeout=500");
   mc_kill(g_master[0]);
   assert_fails_fast("master killed");
+}
+END_TEST
+
+/* An mget that times out on a master the library still believes up must
+ * not pass for a miss of every key: it is asked of the slave. */
+START_TEST(test_mget_master_paused) {
+  const char *keys[] = {"mg-paused"};
+  size_t lens[] = {9};
+  char got[32] = "";
+  start_env(1, NULL, "--timeout=300 --connect-timeout=300");
+  ck_rc(mcrepl_set(g_m, S("mg-paused"), S("v1"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  mc_pause(g_master[0]);
+  ck_rc(mcrepl_mget(g_m, keys, lens, 1, copy_value_cb, got), MCREPL_SUCCESS);
+  mc_resume(g_master[0]);
+  ck_assert_msg(strcmp(got, "v1") == 0, "mget saw '%s'", got);
+  ck_assert_uint_ge(pair_stats(0).read_failovers, 1);
 }
 END_TEST
 
@@ -1259,6 +1285,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_timed_out_write_converges);
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
+  tcase_add_test(tc, test_mget_master_paused);
   tcase_add_test(tc, test_value_too_large);
   tc = tcase(s, "bad-input", setup_one_pair);
   tcase_add_test(tc, test_bad_keys);
