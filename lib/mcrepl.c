@@ -486,20 +486,45 @@ static mcrepl_return_t flush_master(mcrepl__pair_t *p, time_t exptime)
   return rc;
 }
 
-/* Waits for every slave to apply what is queued now. */
-static mcrepl_return_t wait_all(mcrepl_t *m)
+/* Waits until every slave applied what was queued when it was called:
+ * every mark is taken first, so that writes made during the wait are not
+ * waited for. deadline_ns 0: no limit. */
+static mcrepl_return_t wait_marks(mcrepl_t *m, int64_t deadline_ns)
 {
-  int64_t deadline =
-      mcrepl__now_ns() + mcrepl__ms_to_ns(m->cfg.io_timeout_ms);
+  uint64_t *mark = malloc(m->npairs * sizeof *mark);
   mcrepl_return_t rc = MCREPL_SUCCESS;
   size_t i;
 
-  for (i = 0; i < m->npairs; i++) {
-    mcrepl__queue_t *q = &m->pairs[i].q;
-    if (mcrepl__queue_wait(q, mcrepl__queue_mark(q), deadline) != 0)
+  if (!mark)
+    return MCREPL_NOMEM;
+  for (i = 0; i < m->npairs; i++)
+    mark[i] = mcrepl__queue_mark(&m->pairs[i].q);
+  for (i = 0; i < m->npairs && rc == MCREPL_SUCCESS; i++)
+    if (mcrepl__queue_wait(&m->pairs[i].q, mark[i], deadline_ns) != 0)
       rc = MCREPL_TIMEOUT;
-  }
+  free(mark);
   return rc;
+}
+
+static mcrepl_return_t wait_all(mcrepl_t *m)
+{
+  return wait_marks(m, mcrepl__now_ns() +
+                           mcrepl__ms_to_ns(m->cfg.io_timeout_ms));
+}
+
+/* While a flush passes, no write may be between its master's answer and
+ * its queue entry: the slave must see the flush on the same side of
+ * every write as the master did. Flushes are rare; writes take one
+ * stripe each. */
+static void lock_stripes(mcrepl_t *m, int lock)
+{
+  size_t i;
+
+  for (i = 0; i < MCREPL__STRIPES; i++)
+    if (lock)
+      pthread_mutex_lock(&m->stripes[i]);
+    else
+      pthread_mutex_unlock(&m->stripes[MCREPL__STRIPES - 1 - i]);
 }
 
 /* The flush took the failover markers too. Flushed on both nodes, the
@@ -534,6 +559,7 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
 
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
+  lock_stripes(m, 1);
   for (i = 0; i < m->npairs; i++) {
     mcrepl__pair_t *p = &m->pairs[i];
     r = flush_master(p, exptime);
@@ -543,6 +569,7 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
     else if (rc == MCREPL_SUCCESS)
       rc = r;
   }
+  lock_stripes(m, 0);
   if (rc == MCREPL_SUCCESS)
     rc = wait_all(m);
   /* A delayed flush would take markers written now with it. */
@@ -839,6 +866,7 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
                                                   int timeout_ms)
 {
   int64_t deadline = 0;
+  mcrepl_return_t rc;
   int dirty = 0;
   size_t i;
 
@@ -846,12 +874,11 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
     return MCREPL_INVALID_ARGUMENTS;
   if (timeout_ms >= 0)
     deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(timeout_ms) + 1;
-  for (i = 0; i < m->npairs; i++) {
-    mcrepl__pair_t *p = &m->pairs[i];
-    if (mcrepl__queue_wait(&p->q, mcrepl__queue_mark(&p->q), deadline) != 0)
-      return MCREPL_TIMEOUT;
-    dirty |= mcrepl__stats_dirty(&p->st);
-  }
+  rc = wait_marks(m, deadline);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  for (i = 0; i < m->npairs; i++)
+    dirty |= mcrepl__stats_dirty(&m->pairs[i].st);
   return dirty ? MCREPL_SLAVE_DIRTY : MCREPL_SUCCESS;
 }
 

@@ -505,6 +505,42 @@ START_TEST(test_order_threads) {
 }
 END_TEST
 
+/* Flushes racing writes: each key must end the same on both nodes, so no
+ * write may land on one side of a flush on the master and on the other
+ * on the slave. */
+#define FLUSH_KEYS 8
+#define FLUSH_ROUNDS 150
+
+static void *flush_writer(void *arg) {
+  _Atomic int *stop = arg;
+  char key[32], v[32];
+  for (unsigned i = 0; !atomic_load(stop); i++) {
+    snprintf(key, sizeof key, "fr-%u", i % FLUSH_KEYS);
+    int n = snprintf(v, sizeof v, "v%u", i);
+    mcrepl_set(g_m, S(key), v, (size_t)n, 0, 0);
+  }
+  return NULL;
+}
+
+START_TEST(test_flush_orders_with_writes) {
+  pthread_t th[2];
+  _Atomic int stop = 0;
+  char key[32];
+  for (int t = 0; t < 2; t++)
+    ck_assert_int_eq(pthread_create(&th[t], NULL, flush_writer, &stop), 0);
+  for (int r = 0; r < FLUSH_ROUNDS; r++)
+    ck_rc(mcrepl_flush(g_m, 0), MCREPL_SUCCESS);
+  atomic_store(&stop, 1);
+  for (int t = 0; t < 2; t++)
+    pthread_join(th[t], NULL);
+  wait_ok();
+  for (int k = 0; k < FLUSH_KEYS; k++) {
+    snprintf(key, sizeof key, "fr-%d", k);
+    assert_same(key);
+  }
+}
+END_TEST
+
 /* Expiry. ---------------------------------------------------------------- */
 
 /* A relative exptime counts from the master's write: a slave that applies
@@ -1262,6 +1298,7 @@ static void add_behaviour_tests(Suite *s) {
   TCase *tc = tcase(s, "order", setup_one_pair);
   tcase_add_test(tc, test_order_one_key);
   tcase_add_test(tc, test_order_threads);
+  tcase_add_test(tc, test_flush_orders_with_writes);
   tc = tcase(s, "expiry", no_setup);
   tcase_add_test(tc, test_relative_ttl_stays_relative);
   tcase_add_test(tc, test_absolute_exptime);
