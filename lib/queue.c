@@ -182,13 +182,16 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   int wake;
 
   pthread_mutex_lock(&q->mu);
-  q->queued++;
   if (!wait_room(q, size, block_ms)) {
+    q->queued++;
     q->dropped++;
     pthread_mutex_unlock(&q->mu);
     free(e);
     return 0;
   }
+  /* Counted only now: while it waited for room, the counters must still
+   * add up (queued = replicated + dropped + items). */
+  q->queued++;
   e->seq = ++q->seq_last;
   if (q->tail)
     q->tail->next = e;
@@ -200,9 +203,10 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   q->pending++;
   q->pending_bytes += size;
   /* e->t_ns was read just before the push: no second clock read per
-   * write. Stale after a wait for room, it can at worst leave the
-   * wake-up to the sender's own timer. */
-  wake = sender_wanted(q, e->t_ns);
+   * write. It may be stale (a wait for room, a preempted producer), but
+   * it is now at least when the sender went to sleep, and a window that
+   * was open then must not wait for the sender's own timer. */
+  wake = sender_wanted(q, e->t_ns > q->wanted_at ? e->t_ns : q->wanted_at);
   if (wake)
     q->wanted = NULL;
   pthread_mutex_unlock(&q->mu);
@@ -231,6 +235,7 @@ static void wait_work(mcrepl__queue_t *q, const mcrepl__take_t *t)
     if (t->not_before_ns > now && t->not_before_ns + q->slack_ns < timer)
       timer = t->not_before_ns + q->slack_ns;
     q->wanted = t;
+    q->wanted_at = now;
     sleep_until(q, timer);
     q->wanted = NULL;
   }

@@ -48,6 +48,7 @@ typedef struct mcrepl__queue {
   /* While the sender sleeps: what it waits for, so that the producer
    * whose write makes a batch ready can wake it. */
   const struct mcrepl__take *wanted;
+  int64_t wanted_at;       /* when it went to sleep (monotonic ns) */
   int waiters;
   int stopping;
 } mcrepl__queue_t;

@@ -280,6 +280,70 @@ START_TEST(a_write_wakes_the_sender)
 }
 END_TEST
 
+/* A write whose time was read before the sender's window opened (its
+ * producer was preempted, or waited for room) still wakes a sender that
+ * went to sleep with the window open and the queue empty. */
+START_TEST(a_write_stamped_early_wakes_the_sender)
+{
+  mcrepl__queue_t q;
+  timed_take_t x = {&q, {16, SIZE_MAX, 0, 0}, 0, mcrepl__now_ns(), 0};
+  mcrepl__entry_t *e;
+  pthread_t t;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000), 0);
+  x.t.not_before_ns = x.t0;
+  x.t.until_ns = x.t0 + 20000000000;
+  e = mk("stale", 1);
+  e->t_ns = x.t0 - 1000000000;
+  ck_assert_int_eq(pthread_create(&t, NULL, take_timed, &x), 0);
+  sleep_ms(100);
+  mcrepl__queue_push(&q, e, 0);
+  pthread_join(t, NULL);
+  ck_assert_uint_eq(x.n, 1);
+  ck_assert_int_lt(x.took_ns, 2000000000);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+typedef struct {
+  mcrepl__queue_t *q;
+  mcrepl__entry_t *e;
+  int rc;
+} push_arg_t;
+
+static void *push_blocking(void *arg)
+{
+  push_arg_t *a = arg;
+
+  a->rc = mcrepl__queue_push(a->q, a->e, 5000);
+  return NULL;
+}
+
+/* While a producer waits for room, the counters still add up. */
+START_TEST(counters_add_up_while_a_producer_waits)
+{
+  mcrepl__queue_t q;
+  size_t n;
+  pthread_t t;
+  push_arg_t a;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1000, 0), 0);
+  ck_assert_int_eq(mcrepl__queue_push(&q, mk("full", 900), 0), 1);
+  a.q = &q;
+  a.e = mk("waits", 900);
+  ck_assert_int_eq(pthread_create(&t, NULL, push_blocking, &a), 0);
+  sleep_ms(100);
+  assert_adds_up(&q);
+  mcrepl__queue_done(&q, take(&q, 16, 0, &n), 0);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(a.rc, 1);
+  assert_adds_up(&q);
+  mcrepl__queue_done(&q, take(&q, 16, 0, &n), 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
 START_TEST(without_writes_the_timer_goes_off_after_the_slack)
 {
   mcrepl__queue_t q;
@@ -310,6 +374,8 @@ static Suite *suite(void)
   tcase_add_test(tc, blocking_producer_waits_for_room);
   tcase_add_test(tc, stop_wakes_an_idle_sender);
   tcase_add_test(tc, a_write_wakes_the_sender);
+  tcase_add_test(tc, a_write_stamped_early_wakes_the_sender);
+  tcase_add_test(tc, counters_add_up_while_a_producer_waits);
   tcase_add_test(tc, without_writes_the_timer_goes_off_after_the_slack);
   tcase_add_test(tc, lag_percentiles);
   tcase_add_test(tc, batches_gather_until_their_window);
