@@ -108,6 +108,8 @@ static void free_handle(mcrepl_t *m, size_t started, int64_t deadline_ns)
   size_t i;
 
   for (i = 0; i < started; i++)
+    mcrepl__sender_signal(&m->pairs[i], deadline_ns);
+  for (i = 0; i < started; i++)
     fini_pair(&m->pairs[i], deadline_ns);
   for (i = 0; i < MCREPL__STRIPES; i++)
     pthread_mutex_destroy(&m->stripes[i]);

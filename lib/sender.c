@@ -418,8 +418,10 @@ static void failed_attempt(mcrepl__pair_t *p, mcrepl_return_t rc)
                 mcrepl_strerror(rc));
   p->s.was_up = 0;
   backoff(p);
-  /* The vip may have moved while the slave was unreachable. */
-  mcrepl__failover_tick(p);
+  /* The vip may have moved while the slave was unreachable; past the
+   * shutdown deadline there is no time left to find out. */
+  if (!past_deadline(p))
+    mcrepl__failover_tick(p);
 }
 
 /* Sends the batch; it is then in flight, or finished if it had to be
@@ -534,13 +536,20 @@ int mcrepl__sender_start(mcrepl__pair_t *p)
   return 0;
 }
 
+void mcrepl__sender_signal(mcrepl__pair_t *p, int64_t deadline_ns)
+{
+  if (!p->started)
+    return;
+  atomic_store(&p->deadline, deadline_ns > 0 ? deadline_ns : 1);
+  mcrepl__queue_stop(&p->q);
+}
+
 void mcrepl__sender_stop(mcrepl__pair_t *p, int64_t deadline_ns)
 {
   mcrepl__sender_t *s = &p->s;
 
   if (p->started) {
-    atomic_store(&p->deadline, deadline_ns > 0 ? deadline_ns : 1);
-    mcrepl__queue_stop(&p->q);
+    mcrepl__sender_signal(p, deadline_ns);
     pthread_join(p->thread, NULL);
     p->started = 0;
   }
