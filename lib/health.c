@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
 #include "node.h"
 
@@ -14,6 +15,9 @@ typedef struct {
   mcrepl__conn_t nc, pc;
   int peer_up;
   mcrepl__io_t io;
+  /* keepalived kills a check that overruns its timeout, and counts a
+   * failure: the whole check, connects included, ends by this time. */
+  _Atomic int64_t deadline;
   char *why;
   size_t whylen;
 } check_t;
@@ -37,14 +41,24 @@ static int has(mcrepl__conn_t *conn, const char *key, const mcrepl__io_t *io,
              : -1;
 }
 
+/* The connect timeout, or what is left of the check's time if less. */
+static int connect_ms(check_t *c)
+{
+  int64_t left = (atomic_load(&c->deadline) - mcrepl__now_ns()) / 1000000;
+
+  if (left < 1)
+    return 1;
+  return left < c->cfg.connect_timeout_ms ? (int)left
+                                          : c->cfg.connect_timeout_ms;
+}
+
 static int open_peer(check_t *c)
 {
   mcrepl__stats_reply_t s;
 
   if (!c->has_peer)
     return 0;
-  c->peer_up = mcrepl__conn_open(&c->pc, &c->peer,
-                                 c->cfg.connect_timeout_ms) ==
+  c->peer_up = mcrepl__conn_open(&c->pc, &c->peer, connect_ms(c)) ==
                    MCREPL_SUCCESS &&
                mcrepl__conn_stats(&c->pc, &s, &c->io) == MCREPL_SUCCESS;
   return c->peer_up;
@@ -82,8 +96,7 @@ static mcrepl_health_t examine(check_t *c)
   mcrepl__stats_reply_t s;
   int found = 0;
 
-  if (mcrepl__conn_open(&c->nc, &c->node, c->cfg.connect_timeout_ms) !=
-          MCREPL_SUCCESS ||
+  if (mcrepl__conn_open(&c->nc, &c->node, connect_ms(c)) != MCREPL_SUCCESS ||
       mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);
@@ -119,7 +132,9 @@ static int parse(check_t *c, const char *node, const char *peer,
     return -1;
   }
   c->io.stall_ms = c->cfg.io_timeout_ms;
-  c->io.deadline = NULL;
+  atomic_store(&c->deadline,
+               mcrepl__now_ns() + mcrepl__ms_to_ns(c->cfg.io_timeout_ms));
+  c->io.deadline = &c->deadline;
   return 0;
 }
 

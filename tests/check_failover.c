@@ -549,6 +549,8 @@ typedef struct {
    * hash": the mode is garbled on its way, and the real server answers
    * BADCLASS. Counted both ways. */
   _Atomic int old_crawler, garbled, badclass;
+  /* Set: each answer of the server is held this long (a slow node). */
+  _Atomic int lag_ms;
   pthread_t thread;
 } proxy_t;
 
@@ -598,6 +600,8 @@ static void *pump(void *arg)
         ssize_t n = read(p[i].fd, buf, sizeof buf);
         if (n > 0 && atomic_load(&g_vip.old_crawler))
           old_crawler(buf, (size_t)n, i == 0);
+        if (n > 0 && i == 1 && atomic_load(&g_vip.lag_ms))
+          mc_sleep_ms(atomic_load(&g_vip.lag_ms));
         if (n <= 0 || write(p[1 - i].fd, buf, (size_t)n) != n)
           goto out;
       }
@@ -655,6 +659,7 @@ static void start_vip(void)
   atomic_store(&g_vip.old_crawler, 0);
   atomic_store(&g_vip.garbled, 0);
   atomic_store(&g_vip.badclass, 0);
+  atomic_store(&g_vip.lag_ms, 0);
   vip_to(g_a->port);
   pthread_create(&g_vip.thread, NULL, proxy_main, NULL);
 }
@@ -667,6 +672,26 @@ static void stop_vip(void)
   mc_sleep_ms(100); /* pumps see stop within a poll */
   stop_nodes();
 }
+
+/* keepalived kills a check that overruns its timeout and counts that as
+ * a failure: a node whose every answer is slow, but never as slow as
+ * --timeout, must not make the check add up several of them. */
+START_TEST(test_check_ends_within_its_timeout)
+{
+  char node[64], why[256];
+  long long t0;
+  mcrepl_health_t h;
+
+  snprintf(node, sizeof node, "127.0.0.1:%d", g_vip.port);
+  ck_assert_int_eq(check(node, g_bn), MCREPL_HEALTH_READY);
+  atomic_store(&g_vip.lag_ms, 600);
+  t0 = mc_now_ms();
+  h = mcrepl_check(node, g_bn, "--timeout=1000", why, sizeof why);
+  ck_assert_msg(mc_now_ms() - t0 < 1400, "check took %lld ms (%d: %s)",
+                mc_now_ms() - t0, (int)h, why);
+  ck_assert_int_eq(h, MCREPL_HEALTH_DOWN);
+}
+END_TEST
 
 static _Atomic int g_moves;
 
@@ -824,6 +849,7 @@ static Suite *suite(void)
   tcase_add_test(v, test_replication_follows_the_vip);
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
+  tcase_add_test(v, test_check_ends_within_its_timeout);
   suite_add_tcase(s, r);
   suite_add_tcase(s, h);
   suite_add_tcase(s, d);
