@@ -79,6 +79,9 @@ static void switch_roles(mcrepl__pair_t *p, int master)
   mcrepl__conn_close(&s->slave);
   atomic_store(&p->st.slave_up, 0);
   s->stale_cas = 0;
+  /* Dirt is covered by a resync from the master it was sampled on: the
+   * new master samples it again, or no resync could ever clean it. */
+  s->sampled_dirt = 0;
   announce(p, master);
 }
 
@@ -127,13 +130,16 @@ static int ask_master(mcrepl__pair_t *p, mcrepl__stats_reply_t *id)
   return 0;
 }
 
-/* New dirt: takes a number from the master's epoch counter, so that any
- * resync that takes a larger one is known to have begun after it. */
-static void sample_dirt(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id)
+/* New dirt (stats.dirt as it was before the stale marker was last
+ * written): takes a number from the master's epoch counter, so that any
+ * resync that takes a larger one is known to have begun after it, and
+ * after the marker. */
+static void sample_dirt(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id,
+                        uint64_t dirt)
 {
   mcrepl__sender_t *s = &p->s;
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
-  uint64_t dirt = atomic_load(&p->st.dirt), epoch;
+  uint64_t epoch;
   size_t i = s->nsample % MCREPL__SAMPLES;
 
   if (dirt == s->sampled_dirt ||
@@ -173,9 +179,17 @@ static void read_ready(mcrepl__pair_t *p)
   char val[96];
   int ready;
 
-  if (!mcrepl__stats_dirty(&p->st) || s->slave.fd < 0 ||
-      mcrepl__marker_get(&s->slave, MCREPL__KEY_READY, val, sizeof val,
-                         &ready, &io) != MCREPL_SUCCESS ||
+  if (!mcrepl__stats_dirty(&p->st))
+    return;
+  /* A client that writes nothing has no slave connection after a vip
+   * move: it must still learn that a resync cleaned it, or its marker
+   * would keep the slave banned. Between failed attempts, the attempts
+   * themselves connect. */
+  if (s->slave.fd < 0 &&
+      (s->retrying || mcrepl__sender_slave(p) != MCREPL_SUCCESS))
+    return;
+  if (mcrepl__marker_get(&s->slave, MCREPL__KEY_READY, val, sizeof val,
+                         &ready, NULL, &io) != MCREPL_SUCCESS ||
       !ready || mcrepl__ready_parse(val, &r) != 0)
     return;
   upto = dirt_covered(s, &r);
@@ -220,12 +234,14 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
 }
 
 /* Writes dropped at shutdown must still keep the slave from being
- * promoted; past the shutdown deadline, one short try is allowed. */
+ * promoted; past the shutdown deadline, one short try is allowed. It is
+ * made even when our marker was written already: a resync may have
+ * taken it since, covering older dirt than ours. */
 void mcrepl__failover_last_word(mcrepl__pair_t *p)
 {
   mcrepl__io_t io = {.stall_ms = LAST_WORD_MS, .deadline = NULL};
 
-  if (!mcrepl__stats_dirty(&p->st) || p->s.stale_cas)
+  if (!mcrepl__stats_dirty(&p->st))
     return;
   if (p->s.master.fd < 0 &&
       mcrepl__conn_open(&p->s.master, p->target, LAST_WORD_MS) !=
@@ -238,22 +254,25 @@ void mcrepl__failover_tick(mcrepl__pair_t *p)
 {
   mcrepl__sender_t *s = &p->s;
   mcrepl__stats_reply_t id;
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
   int64_t now = mcrepl__now_ns();
+  uint64_t dirt;
+  int master_up;
 
   if (now < s->next_tick_ns)
     return;
   s->next_tick_ns = now + mcrepl__ms_to_ns(p->cfg->identity_interval_ms);
-  if (ask_master(p, &id)) {
-    if (p->conf->has_vip)
-      follow_vip(p, &id);
-    sample_dirt(p, &id);
-  }
+  master_up = ask_master(p, &id);
+  if (master_up && p->conf->has_vip)
+    follow_vip(p, &id);
   watch_slave_clock(p);
   read_ready(p);
-  {
-    mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
-    mark_stale(p, &io);
-  }
+  dirt = atomic_load(&p->st.dirt);
+  mark_stale(p, &io);
+  /* After the marker: a resync that takes a later epoch than this dirt's
+   * then finds the marker, and empties the slave before it copies. */
+  if (master_up && s->master.fd >= 0)
+    sample_dirt(p, &id, dirt);
 }
 
 mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,

@@ -35,7 +35,7 @@ static int has(mcrepl__conn_t *conn, const char *key, const mcrepl__io_t *io,
 {
   char v[80];
 
-  return mcrepl__marker_get(conn, key, v, sizeof v, found, io) ==
+  return mcrepl__marker_get(conn, key, v, sizeof v, found, NULL, io) ==
                  MCREPL_SUCCESS
              ? 0
              : -1;

@@ -50,6 +50,8 @@ typedef struct mcrepl__sender {
   int faults;                   /* failed attempts of this batch that a
                                    retry would repeat (see give_up) */
   int said_no_meta;             /* logged that the slave is too old */
+  int retrying;                 /* the tick runs between failed attempts
+                                   at a batch */
   int was_dirty;                /* ... and dirty */
   mcrepl__buf_t out;            /* read-backs being sent */
   mcrepl__pipe_t pipe;          /* the slave's pipeline being sent */
@@ -108,6 +110,9 @@ const mcrepl__addr_t *mcrepl__slave_addr(const mcrepl__pair_t *p);
 mcrepl__io_t mcrepl__io_of(mcrepl__pair_t *p, int stall_ms);
 /* Opens the sender's connection to the target when it is closed. */
 mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p);
+/* The same for the slave, which it checks: it must answer meta commands,
+ * and a new process there (a restart) makes the pair dirty. */
+mcrepl_return_t mcrepl__sender_slave(mcrepl__pair_t *p);
 
 /* failover.c: the sender's periodic look at its pair */
 /* Every identity interval: which node is behind the vip, whether the

@@ -35,7 +35,7 @@ static mcrepl_return_t refused(const char *l, size_t n)
 
 mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
                                    char *val, size_t len, int *found,
-                                   const mcrepl__io_t *io)
+                                   uint64_t *cas, const mcrepl__io_t *io)
 {
   mcrepl__buf_t b = {0};
   mcrepl__meta_t m;
@@ -46,7 +46,10 @@ mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
   *found = 0;
   if (len)
     val[0] = '\0';
-  if (mcrepl__buf_printf(&b, "mg %s v\r\n", key) != 0)
+  if (cas)
+    *cas = 0;
+  if (mcrepl__buf_printf(&b, cas ? "mg %s v c\r\n" : "mg %s v\r\n", key) !=
+      0)
     return MCREPL_NOMEM;
   rc = request(c, b.p, b.len, &l, &n, io);
   mcrepl__buf_free(&b);
@@ -61,6 +64,8 @@ mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
     val[k] = '\0';
   }
   *found = rc == MCREPL_SUCCESS;
+  if (cas && *found)
+    *cas = m.cas;
   return rc;
 }
 

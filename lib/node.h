@@ -26,10 +26,11 @@ int mcrepl__same_node(const mcrepl__stats_reply_t *a,
                       const mcrepl__stats_reply_t *b);
 
 /* Reads a small item. MCREPL_SUCCESS with *found 0 or 1; the value is
- * copied into val (NUL-terminated, truncated to len). */
+ * copied into val (NUL-terminated, truncated to len), and, unless cas is
+ * NULL, which write of it this is into *cas. */
 mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
                                    char *val, size_t len, int *found,
-                                   const mcrepl__io_t *io);
+                                   uint64_t *cas, const mcrepl__io_t *io);
 /* mode 'S' sets, 'E' adds (MCREPL_NOTSTORED when it exists). ttl 0:
  * never expires. cas, unless NULL, says which write it was. */
 mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,

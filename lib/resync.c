@@ -35,6 +35,7 @@ typedef struct {
   uint64_t cas[BATCH]; /* of our copy, where stored */
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
+  uint64_t stale_cas;   /* the target's stale marker then (0: none) */
   int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
                            before each batch of adds (write_batch) */
   int64_t start_ns, lock_ns;
@@ -517,13 +518,15 @@ static mcrepl_return_t open_nodes(resync_t *r)
 }
 
 /* A target its peer marked stale may hold values deleted or overwritten
- * since: adding over them would keep them, so it is emptied first. */
+ * since: adding over them would keep them, so it is emptied first. The
+ * stale marker's write seen here is the one this resync answers (see
+ * finish). */
 static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
 {
   char v[64];
   int stale = 0;
   mcrepl_return_t rc = mcrepl__marker_get(&r->src, stale_key, v, sizeof v,
-                                          &stale, &r->io);
+                                          &stale, &r->stale_cas, &r->io);
   const char *l;
   size_t n;
 
@@ -549,8 +552,11 @@ static mcrepl_return_t finish(resync_t *r, const char *stale_key)
   mcrepl__ready_format(val, sizeof val, &r->mark);
   rc = mcrepl__marker_put(&r->dst, MCREPL__KEY_READY, val, 0, 'S', NULL,
                           &r->io);
-  if (rc == MCREPL_SUCCESS)
-    rc = mcrepl__marker_del(&r->src, stale_key, 0, &r->io);
+  /* Only the stale marker seen when the copy began is ours to take: one
+   * written since is a client's whose dirt may be newer than our epoch,
+   * and that client takes it back itself once it sees it covered. */
+  if (rc == MCREPL_SUCCESS && r->stale_cas)
+    rc = mcrepl__marker_del(&r->src, stale_key, r->stale_cas, &r->io);
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
 }
 

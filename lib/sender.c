@@ -68,7 +68,7 @@ static mcrepl_return_t speaks_meta(mcrepl__pair_t *p, const mcrepl__io_t *io)
   return MCREPL_PROTOCOL_ERROR;
 }
 
-static mcrepl_return_t connect_slave(mcrepl__pair_t *p)
+mcrepl_return_t mcrepl__sender_slave(mcrepl__pair_t *p)
 {
   mcrepl__sender_t *s = &p->s;
   mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
@@ -324,7 +324,7 @@ static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
 static mcrepl_return_t attempt(mcrepl__pair_t *p, const mcrepl__entry_t *b,
                                int *connected)
 {
-  mcrepl_return_t rc = connect_slave(p);
+  mcrepl_return_t rc = mcrepl__sender_slave(p);
 
   *connected = rc == MCREPL_SUCCESS;
   if (rc == MCREPL_SUCCESS)
@@ -420,8 +420,11 @@ static void failed_attempt(mcrepl__pair_t *p, mcrepl_return_t rc)
   backoff(p);
   /* The vip may have moved while the slave was unreachable; past the
    * shutdown deadline there is no time left to find out. */
-  if (!past_deadline(p))
+  if (!past_deadline(p)) {
+    p->s.retrying = 1;
     mcrepl__failover_tick(p);
+    p->s.retrying = 0;
+  }
 }
 
 /* Sends the batch; it is then in flight, or finished if it had to be

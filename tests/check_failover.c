@@ -137,6 +137,39 @@ START_TEST(test_resync_empties_a_stale_target_first)
 }
 END_TEST
 
+/* A client that drops writes while a resync runs writes its stale marker
+ * again: that write is newer than the resync, which must leave it. */
+static int rewrite_stale_once(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  int *done = ctx;
+  char stale[64];
+
+  (void)p;
+  if (!*done) {
+    snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+    ck_assert_int_eq(mc_raw_set(g_a->port, stale, "newer dirt", 0, 0), 0);
+    *done = 1;
+  }
+  return 0;
+}
+
+START_TEST(test_resync_leaves_a_stale_marker_written_since)
+{
+  char err[256], stale[64];
+  int done = 0;
+
+  fill_raw(g_a->port, "k", 600, 0);
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  ck_assert_int_eq(mc_raw_set(g_a->port, stale, "x", 0, 0), 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, rewrite_stale_once, &done, err,
+                      sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert_int_eq(done, 1);
+  ck_assert(has_key(g_b->port, "k599"));
+  ck_assert(has_key(g_a->port, stale));
+}
+END_TEST
+
 /* A delete that overtakes a key's copy: the resync has read the key, the
  * application deletes it (the source, then by replication the target,
  * which has nothing to delete yet), and only then does the resync's add
@@ -425,6 +458,24 @@ static void make_dirty(mcrepl_t *m, const char *stale)
   EVENTUALLY(has_key(g_a->port, stale), 3000);
 }
 
+/* A client that shuts down dirty leaves its marker, even when it wrote
+ * one before and something (a resync covering older dirt) took it. */
+START_TEST(test_shutdown_leaves_the_marker_of_a_dirty_client)
+{
+  mcrepl_t *m = make("--queue-bytes=16K --shutdown-timeout=1");
+  char stale[64], out[96];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  make_dirty(m, stale);
+  snprintf(out, sizeof out, "delete %s", stale);
+  mc_raw_cmd(g_a->port, out, out, sizeof out);
+  ck_assert(!has_key(g_a->port, stale));
+  mcrepl_destroy(m);
+  mc_resume(g_b);
+  ck_assert(has_key(g_a->port, stale));
+}
+END_TEST
+
 /* A pair as deployed: A elected, B resynced from it. */
 static void deployed_pair(void)
 {
@@ -705,18 +756,47 @@ static void on_move(void *ctx, size_t pair, const char *master,
   atomic_fetch_add(&g_moves, 1);
 }
 
-static mcrepl_t *make_vip(void)
+static mcrepl_t *make_vip_with(const char *extra)
 {
   char conf[256], err[256];
   mcrepl_t *m;
 
   snprintf(conf, sizeof conf,
            "--pair=%s,%s,vip=127.0.0.1:%d --identity-interval=100 "
-           "--retry-timeout=200 --timeout=500", g_an, g_bn, g_vip.port);
+           "--retry-timeout=200 --timeout=500 %s", g_an, g_bn, g_vip.port,
+           extra);
   m = mcrepl_create(conf, err, sizeof err);
   ck_assert_msg(m != NULL, "%s", err);
   return m;
 }
+
+static mcrepl_t *make_vip(void)
+{
+  return make_vip_with("");
+}
+
+/* Dirt from before a failover is cleaned by a resync from the new master
+ * into the new slave: the client samples it again against the new
+ * master's epoch, or it would stay dirty (and its slave banned) for
+ * good. */
+START_TEST(test_dirt_from_before_a_failover_can_be_cleaned)
+{
+  mcrepl_t *m = make_vip_with("--queue-bytes=16K");
+  char stale[64], err[256];
+
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  make_dirty(m, stale);
+  mc_resume(g_b);
+  vip_to(g_b->port);
+  EVENTUALLY(stats(m).vip_changes == 1, 3000);
+  ck_assert(stats(m).dirty);
+  mc_sleep_ms(300); /* a few ticks: the dirt is sampled on B */
+  ck_rc(mcrepl_resync(g_bn, g_an, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  EVENTUALLY(!stats(m).dirty, 3000); /* without writing anything */
+  mcrepl_destroy(m);
+}
+END_TEST
 
 START_TEST(test_replication_follows_the_vip)
 {
@@ -835,6 +915,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_never_overwrites_a_newer_write);
   tcase_add_test(r, test_resync_lock_admits_one);
   tcase_add_test(r, test_resync_empties_a_stale_target_first);
+  tcase_add_test(r, test_resync_leaves_a_stale_marker_written_since);
   tcase_add_test(r, test_resync_takes_back_a_copy_deleted_meanwhile);
   tcase_add_test(r, test_resync_interrupted_then_rerun);
   tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
@@ -846,10 +927,12 @@ static Suite *suite(void)
   tcase_add_test(d, test_stale_marker_outlives_a_flush_of_the_master);
   tcase_add_test(d, test_flush_leaves_both_nodes_ready);
   tcase_add_test(d, test_flush_keeps_a_dirty_slave_banned);
+  tcase_add_test(d, test_shutdown_leaves_the_marker_of_a_dirty_client);
   tcase_add_test(v, test_replication_follows_the_vip);
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
   tcase_add_test(v, test_check_ends_within_its_timeout);
+  tcase_add_test(v, test_dirt_from_before_a_failover_can_be_cleaned);
   suite_add_tcase(s, r);
   suite_add_tcase(s, h);
   suite_add_tcase(s, d);
