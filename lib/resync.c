@@ -129,6 +129,23 @@ static mcrepl_return_t start_dump(resync_t *r, const char *cmd, size_t len)
   return MCREPL_TIMEOUT;
 }
 
+static mcrepl_return_t keep_lock(resync_t *r, char mode)
+{
+  r->lock_ns = mcrepl__now_ns();
+  return mcrepl__marker_put(&r->dst, MCREPL__KEY_RESYNC, r->gen,
+                            LOCK_TTL_S, mode, NULL, &r->io);
+}
+
+/* The lock expires LOCK_TTL_S after its last refresh: whatever takes
+ * long (reading a large listing, a slow pace) refreshes it on the way,
+ * or a second resync could start beside this one. */
+static mcrepl_return_t refresh_lock(resync_t *r)
+{
+  if (mcrepl__now_ns() - r->lock_ns <= LOCK_REFRESH_NS)
+    return MCREPL_SUCCESS;
+  return keep_lock(r, 'S');
+}
+
 /* Copies the listing into r->spool, one decoded key a line, as fast as
  * the server sends it. The walk of the hash table ("hash") lists every
  * item once, where the walk of the LRUs ("all") skips items that reads
@@ -159,6 +176,8 @@ static mcrepl_return_t spool_dump(resync_t *r)
     else if ((k = mcrepl__metadump_key(l, n, key)) != 0 &&
              (fwrite(key, 1, k, r->spool) != k || putc('\n', r->spool) < 0))
       rc = MCREPL_FAILURE;
+    else
+      rc = refresh_lock(r); /* one round trip in 3 s, to the target */
   }
   mcrepl__conn_close(&r->dump);
   if (rc == MCREPL_SUCCESS && fflush(r->spool) != 0)
@@ -390,26 +409,23 @@ static mcrepl_return_t take_back(resync_t *r)
 
 /* Pacing, the lock and progress ------------------------------------------ */
 
-static void pace(resync_t *r)
+static mcrepl_return_t pace(resync_t *r)
 {
+  mcrepl_return_t rc = MCREPL_SUCCESS;
   int64_t due, now;
 
   if (r->cfg.resync_rate <= 0)
-    return;
+    return rc;
   due = r->start_ns +
         (int64_t)((double)r->pr.scanned * 1e9 / r->cfg.resync_rate);
-  now = mcrepl__now_ns();
-  if (due > now) {
-    struct timespec ts = mcrepl__ns_to_ts(due - now);
+  while (rc == MCREPL_SUCCESS && (now = mcrepl__now_ns()) < due) {
+    int64_t slice = due - now < LOCK_REFRESH_NS ? due - now
+                                                : LOCK_REFRESH_NS;
+    struct timespec ts = mcrepl__ns_to_ts(slice);
     nanosleep(&ts, NULL);
+    rc = refresh_lock(r);
   }
-}
-
-static mcrepl_return_t keep_lock(resync_t *r, char mode)
-{
-  r->lock_ns = mcrepl__now_ns();
-  return mcrepl__marker_put(&r->dst, MCREPL__KEY_RESYNC, r->gen,
-                            LOCK_TTL_S, mode, NULL, &r->io);
+  return rc;
 }
 
 static int report(resync_t *r)
@@ -432,12 +448,12 @@ static mcrepl_return_t copy_spool(resync_t *r)
       rc = write_batch(r);
     if (rc == MCREPL_SUCCESS && r->nkeys > 0)
       rc = take_back(r);
-    if (rc == MCREPL_SUCCESS &&
-        mcrepl__now_ns() - r->lock_ns > LOCK_REFRESH_NS)
-      rc = keep_lock(r, 'S');
+    if (rc == MCREPL_SUCCESS)
+      rc = refresh_lock(r);
     if (rc == MCREPL_SUCCESS && report(r) != 0)
       return fail(r, MCREPL_FAILURE, "interrupted");
-    pace(r);
+    if (rc == MCREPL_SUCCESS)
+      rc = pace(r);
   }
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "copying");
 }

@@ -121,6 +121,39 @@ START_TEST(test_resync_lock_admits_one)
 }
 END_TEST
 
+/* A resync paced so slowly that one batch takes longer than its lock
+ * lives (15 s) keeps the lock all the same: no second resync starts. */
+typedef struct {
+  mcrepl_return_t rc;
+  char err[256];
+} slow_resync_t;
+
+static void *slow_resync(void *arg)
+{
+  slow_resync_t *s = arg;
+
+  s->rc = mcrepl_resync(g_an, g_bn, "--resync-rate=7", NULL, NULL, s->err,
+                        sizeof s->err);
+  return NULL;
+}
+
+START_TEST(test_resync_keeps_its_lock_while_it_waits)
+{
+  slow_resync_t s = {MCREPL_FAILURE, ""};
+  char err[256];
+  pthread_t t;
+
+  fill_raw(g_a->port, "k", 130, 0); /* a batch of 128, then 2 at 18.6 s */
+  ck_assert_int_eq(pthread_create(&t, NULL, slow_resync, &s), 0);
+  mc_sleep_ms(16500);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_EXISTS);
+  pthread_join(t, NULL);
+  ck_rc(s.rc, MCREPL_SUCCESS);
+  ck_assert(has_key(g_b->port, "k129"));
+}
+END_TEST
+
 START_TEST(test_resync_empties_a_stale_target_first)
 {
   char err[256], stale[64];
@@ -914,6 +947,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_copies_items_with_flags_and_ttl);
   tcase_add_test(r, test_resync_never_overwrites_a_newer_write);
   tcase_add_test(r, test_resync_lock_admits_one);
+  tcase_add_test(r, test_resync_keeps_its_lock_while_it_waits);
   tcase_add_test(r, test_resync_empties_a_stale_target_first);
   tcase_add_test(r, test_resync_leaves_a_stale_marker_written_since);
   tcase_add_test(r, test_resync_takes_back_a_copy_deleted_meanwhile);
