@@ -51,18 +51,19 @@ log() {
   logger -t mcrepl-check -- "$*" 2>/dev/null || true
   if [[ -n $STATE_DIR && -d $STATE_DIR ]]; then
     printf '%s mcrepl-check: %s\n' "$(date '+%F %T.%N')" "$*" \
-      >>"$STATE_DIR/events.log"
+      >>"$STATE_DIR/events.log" 2>/dev/null || true
   fi
 }
 
-# Logs the verdict when it differs from the previous one.
+# Logs the verdict when it differs from the previous one. Best effort:
+# a full or read-only disk must not turn the verdict into a failure.
 remember() {
   local verdict=$1 file old=
   [[ -n $STATE_DIR && -d $STATE_DIR ]] || return 0
   file=$STATE_DIR/check.last
-  [[ -f $file ]] && old=$(<"$file")
+  if [[ -f $file ]]; then old=$(<"$file") || old=; fi
   if [[ $verdict != "$old" ]]; then
-    printf '%s\n' "$verdict" >"$file"
+    printf '%s\n' "$verdict" 2>/dev/null >"$file" || true
     log "$NODE: $verdict"
   fi
 }
