@@ -15,9 +15,10 @@
 #include "stats.h"
 
 /* Writes to one key are serialised from the master's answer to the
- * queue, so that the queue's order is the master's order. Keys share
- * these locks by hash. */
-#define MCREPL__STRIPES 1024
+ * queue, so that the queue's order is the master's order. The keys of a
+ * pair share its locks by hash; each pair has its own, so that writers
+ * stuck on one pair's master never hold up another pair's. */
+#define MCREPL__STRIPES 256
 /* Ticks of dirt history kept: at the default interval, two minutes. */
 #define MCREPL__SAMPLES 256
 
@@ -84,6 +85,7 @@ typedef struct mcrepl__pair {
   _Atomic int64_t deadline;     /* set by destroy: sender gives up then */
   pthread_t thread;
   int started;
+  pthread_mutex_t stripes[MCREPL__STRIPES];
   mcrepl__sender_t s;
 } mcrepl__pair_t;
 
@@ -92,7 +94,6 @@ struct mcrepl {
   mcrepl__ring_t *ring;
   mcrepl__pair_t *pairs;
   size_t npairs;
-  pthread_mutex_t stripes[MCREPL__STRIPES];
   pthread_mutex_t cb_mu;        /* guards the callback pair below */
   mcrepl_vip_cb vip_cb;
   void *vip_ctx;

@@ -34,6 +34,17 @@ static int pools_init(mcrepl__pair_t *p, const mcrepl__config_t *cfg)
   return -1;
 }
 
+static void stripes(mcrepl__pair_t *p, int init)
+{
+  size_t i;
+
+  for (i = 0; i < MCREPL__STRIPES; i++)
+    if (init)
+      pthread_mutex_init(&p->stripes[i], NULL);
+    else
+      pthread_mutex_destroy(&p->stripes[i]);
+}
+
 static int init_pair(mcrepl_t *m, size_t i)
 {
   mcrepl__pair_t *p = &m->pairs[i];
@@ -60,7 +71,9 @@ static int init_pair(mcrepl_t *m, size_t i)
     mcrepl__queue_destroy(&p->q);
     return -1;
   }
+  stripes(p, 1);
   if (mcrepl__sender_start(p) != 0) {
+    stripes(p, 0);
     pools_destroy(p);
     mcrepl__queue_destroy(&p->q);
     return -1;
@@ -71,6 +84,7 @@ static int init_pair(mcrepl_t *m, size_t i)
 static void fini_pair(mcrepl__pair_t *p, int64_t deadline_ns)
 {
   mcrepl__sender_stop(p, deadline_ns);
+  stripes(p, 0);
   pools_destroy(p);
   mcrepl__queue_destroy(&p->q);
 }
@@ -111,8 +125,6 @@ static void free_handle(mcrepl_t *m, size_t started, int64_t deadline_ns)
     mcrepl__sender_signal(&m->pairs[i], deadline_ns);
   for (i = 0; i < started; i++)
     fini_pair(&m->pairs[i], deadline_ns);
-  for (i = 0; i < MCREPL__STRIPES; i++)
-    pthread_mutex_destroy(&m->stripes[i]);
   pthread_mutex_destroy(&m->cb_mu);
   free(m->pairs);
   mcrepl__ring_destroy(m->ring);
@@ -130,8 +142,6 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
     seterr(errbuf, errbuf_len, "out of memory");
     return NULL;
   }
-  for (i = 0; i < MCREPL__STRIPES; i++)
-    pthread_mutex_init(&m->stripes[i], NULL);
   pthread_mutex_init(&m->cb_mu, NULL);
   atomic_init(&m->log_max, -1);
   if (mcrepl__config_parse(config, &m->cfg, errbuf, errbuf_len) != 0) {
@@ -299,7 +309,7 @@ static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
   if (rc != MCREPL_SUCCESS)
     return rc;
   p = pair_of(m, key, klen, &hash);
-  stripe = &m->stripes[hash % MCREPL__STRIPES];
+  stripe = &p->stripes[hash % MCREPL__STRIPES];
   mc = mcrepl__pool_get(&p->pool);
   if (!mc)
     return MCREPL_NOMEM;
@@ -518,15 +528,15 @@ static mcrepl_return_t wait_all(mcrepl_t *m)
  * its queue entry: the slave must see the flush on the same side of
  * every write as the master did. Flushes are rare; writes take one
  * stripe each. */
-static void lock_stripes(mcrepl_t *m, int lock)
+static void lock_stripes(mcrepl__pair_t *p, int lock)
 {
   size_t i;
 
   for (i = 0; i < MCREPL__STRIPES; i++)
     if (lock)
-      pthread_mutex_lock(&m->stripes[i]);
+      pthread_mutex_lock(&p->stripes[i]);
     else
-      pthread_mutex_unlock(&m->stripes[MCREPL__STRIPES - 1 - i]);
+      pthread_mutex_unlock(&p->stripes[MCREPL__STRIPES - 1 - i]);
 }
 
 /* The flush took the failover markers too. Flushed on both nodes, the
@@ -561,17 +571,17 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
 
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
-  lock_stripes(m, 1);
   for (i = 0; i < m->npairs; i++) {
     mcrepl__pair_t *p = &m->pairs[i];
+    lock_stripes(p, 1);
     r = flush_master(p, exptime);
     if (r == MCREPL_SUCCESS)
       enqueue(p, MCREPL__OP_FLUSH, "", 0, NULL, 0, 0,
               exptime > 0 ? exptime : 0);
     else if (rc == MCREPL_SUCCESS)
       rc = r;
+    lock_stripes(p, 0);
   }
-  lock_stripes(m, 0);
   if (rc == MCREPL_SUCCESS)
     rc = wait_all(m);
   /* A delayed flush would take markers written now with it. */

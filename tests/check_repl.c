@@ -949,6 +949,50 @@ static void assert_placement(int port, size_t pair, const char **keys,
                   owner[i], present[i] ? "found" : "missing", pair);
 }
 
+/* Writers stuck on one pair's frozen master must not hold up writes to
+ * another pair: their key locks are the pair's own. */
+#define STUCK_WRITERS 64
+#define FREE_WRITES 200
+
+static void *stuck_writer(void *arg) {
+  const char *key = arg;
+  mcrepl_set(g_m, S(key), S("x"), 0, 0);
+  return NULL;
+}
+
+START_TEST(test_a_frozen_pair_holds_up_no_other) {
+  static char stuck[STUCK_WRITERS][32], free_keys[FREE_WRITES][32];
+  pthread_t th[STUCK_WRITERS];
+  size_t nstuck = 0, nfree = 0;
+  long long worst = 0;
+  start_env(2, NULL, "--timeout=2000");
+  for (int i = 0; nstuck < STUCK_WRITERS || nfree < FREE_WRITES; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "iso-%d", i);
+    if (key_pair(key) == 0 && nstuck < STUCK_WRITERS)
+      strcpy(stuck[nstuck++], key);
+    else if (key_pair(key) == 1 && nfree < FREE_WRITES)
+      strcpy(free_keys[nfree++], key);
+  }
+  mc_pause(g_master[0]);
+  for (size_t t = 0; t < STUCK_WRITERS; t++)
+    ck_assert_int_eq(pthread_create(&th[t], NULL, stuck_writer, stuck[t]),
+                     0);
+  mc_sleep_ms(200); /* each holds its key's lock, waiting for pair 0 */
+  for (size_t i = 0; i < FREE_WRITES; i++) {
+    long long t0 = mc_now_ms();
+    ck_rc(mcrepl_set(g_m, S(free_keys[i]), S("y"), 0, 0), MCREPL_SUCCESS);
+    if (mc_now_ms() - t0 > worst)
+      worst = mc_now_ms() - t0;
+  }
+  mc_resume(g_master[0]);
+  for (size_t t = 0; t < STUCK_WRITERS; t++)
+    pthread_join(th[t], NULL);
+  ck_assert_msg(worst < 1000, "a write to the free pair took %lld ms",
+                worst);
+}
+END_TEST
+
 START_TEST(test_three_pairs_placement) {
   static char keys[DIST_KEYS][32];
   static const char *ptrs[DIST_KEYS];
@@ -1350,6 +1394,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_queue_overflow_accounting);
   tcase_add_test(tc, test_destroy_bounded_with_paused_slave);
   tcase_add_test(tc, test_destroy_bounded_with_pairs_frozen);
+  tcase_add_test(tc, test_a_frozen_pair_holds_up_no_other);
   tcase_add_test(tc, test_timed_out_write_converges);
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
