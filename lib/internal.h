@@ -64,6 +64,8 @@ typedef struct mcrepl__sender {
   mcrepl__buf_t states;         /* values read back from the master */
   struct mcrepl__state *state;  /* one per read-back of the batch */
   size_t nstate;
+  uint32_t *slot;               /* read-backs by key hash (mark_repeats) */
+  size_t nslots;                /* a power of two, twice batch_max */
   int backoff_ms;
 } mcrepl__sender_t;
 

@@ -19,8 +19,10 @@
 /* The master's state of one read-back key. */
 typedef struct mcrepl__state {
   int found;
+  int repeat; /* a later read-back of the batch has the same key */
   size_t off; /* of the value in sender.states */
   mcrepl__meta_t meta;
+  const mcrepl__entry_t *e;
 } mcrepl__state_t;
 
 void mcrepl__pair_mark_dirty(mcrepl__pair_t *p)
@@ -136,17 +138,59 @@ mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p)
   return mcrepl__conn_open(&s->master, p->target, p->cfg->connect_timeout_ms);
 }
 
+static size_t key_hash(const char *k, size_t len)
+{
+  uint32_t h = 2166136261u;
+
+  while (len--)
+    h = (h ^ (unsigned char)*k++) * 16777619u;
+  return h;
+}
+
+/* Marks each read-back whose key a later read-back of the batch has:
+ * all of them would send the state the master holds after the whole
+ * batch, so only the last is read and sent (a hot counter, appends to
+ * one item: one read per batch, not hundreds). */
+static void mark_repeats(mcrepl__sender_t *s, const mcrepl__entry_t *batch)
+{
+  const mcrepl__entry_t *e;
+  size_t i = 0, mask = s->nslots - 1, h;
+  int cleared = 0;
+
+  for (e = batch; e; e = e->next, i++) {
+    if (e->op != MCREPL__OP_READBACK)
+      continue;
+    if (!cleared)
+      memset(s->slot, 0, s->nslots * sizeof *s->slot);
+    cleared = 1;
+    s->state[i].repeat = 0;
+    s->state[i].e = e;
+    for (h = key_hash(e->data, e->key_len) & mask; s->slot[h];
+         h = (h + 1) & mask) {
+      mcrepl__state_t *o = &s->state[s->slot[h] - 1];
+      if (o->e->key_len == e->key_len &&
+          memcmp(o->e->data, e->data, e->key_len) == 0) {
+        o->repeat = 1;
+        break;
+      }
+    }
+    s->slot[h] = (uint32_t)i + 1;
+  }
+}
+
 static mcrepl_return_t send_readbacks(mcrepl__pair_t *p,
                                       const mcrepl__entry_t *batch,
                                       size_t *count, const mcrepl__io_t *io)
 {
   mcrepl__sender_t *s = &p->s;
   const mcrepl__entry_t *e;
+  size_t i = 0;
 
   s->out.len = 0;
   *count = 0;
-  for (e = batch; e; e = e->next) {
-    if (e->op != MCREPL__OP_READBACK)
+  mark_repeats(s, batch);
+  for (e = batch; e; e = e->next, i++) {
+    if (e->op != MCREPL__OP_READBACK || s->state[i].repeat)
       continue;
     if (mcrepl__proto_mg_state(&s->out, e->data, e->key_len) != 0)
       return MCREPL_NOMEM;
@@ -179,7 +223,7 @@ static mcrepl_return_t read_back(mcrepl__pair_t *p,
   if (rc != MCREPL_SUCCESS || count == 0)
     return rc;
   for (e = batch; e && rc == MCREPL_SUCCESS; e = e->next, i++)
-    if (e->op == MCREPL__OP_READBACK)
+    if (e->op == MCREPL__OP_READBACK && !s->state[i].repeat)
       rc = read_state(p, &s->state[i], &io);
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__conn_line(&s->master, &line, &len, &io);
@@ -241,7 +285,7 @@ static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
     return add_ms(pp, e, e->data + e->key_len, e->value_len, e->flags,
                   ttl ? mcrepl__expiry_at(ttl, w->slave_s) : 0);
   case MCREPL__OP_READBACK:
-    return add_state(pp, e, st, values, w);
+    return st->repeat ? 0 : add_state(pp, e, st, values, w);
   case MCREPL__OP_DELETE:
     return mcrepl__proto_md(b, e->data, e->key_len);
   case MCREPL__OP_FLUSH:
@@ -523,8 +567,16 @@ int mcrepl__sender_start(mcrepl__pair_t *p)
   mcrepl__conn_init(&s->slave);
   mcrepl__conn_init(&s->master);
   s->state = calloc((size_t)p->cfg->batch_max, sizeof *s->state);
-  if (!s->state)
+  for (s->nslots = 1; s->nslots < 2 * (size_t)p->cfg->batch_max;)
+    s->nslots *= 2;
+  s->slot = calloc(s->nslots, sizeof *s->slot);
+  if (!s->state || !s->slot) {
+    free(s->state);
+    free(s->slot);
+    s->state = NULL;
+    s->slot = NULL;
     return -1;
+  }
   /* The application's signals are not ours to receive. */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -532,7 +584,9 @@ int mcrepl__sender_start(mcrepl__pair_t *p)
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
     free(s->state);
+    free(s->slot);
     s->state = NULL;
+    s->slot = NULL;
     return -1;
   }
   p->started = 1;
@@ -562,5 +616,7 @@ void mcrepl__sender_stop(mcrepl__pair_t *p, int64_t deadline_ns)
   mcrepl__pipe_free(&s->pipe);
   mcrepl__buf_free(&s->states);
   free(s->state);
+  free(s->slot);
   s->state = NULL;
+  s->slot = NULL;
 }

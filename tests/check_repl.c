@@ -258,6 +258,33 @@ START_TEST(test_incr_decr_converge) {
 }
 END_TEST
 
+/* A hot counter (and appends to one item) are read back once per batch,
+ * not once per write: every read-back of a batch would send the same
+ * final state. The slave is paused behind one write, so that the 600
+ * writes that follow wait in the queue and leave in one or two batches;
+ * the master counts the sender's reads. */
+START_TEST(test_hot_key_read_back_once_per_batch) {
+  ck_rc(mcrepl_set(g_m, S("hot"), S("0"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("hot-app"), S("a"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  mc_pause(g_slave[0]);
+  ck_rc(mcrepl_set(g_m, S("first"), S("1"), 0, 0), MCREPL_SUCCESS);
+  mc_sleep_ms(50); /* its pipeline is in flight, unanswered */
+  for (int i = 0; i < 300; i++) {
+    ck_rc(mcrepl_incr(g_m, S("hot"), 1, NULL), MCREPL_SUCCESS);
+    ck_rc(mcrepl_append(g_m, S("hot-app"), S("b"), 0, 0), MCREPL_SUCCESS);
+  }
+  long long gets = mc_raw_stat(MPORT(0), "cmd_get");
+  mc_resume(g_slave[0]);
+  wait_ok();
+  long long reads = mc_raw_stat(MPORT(0), "cmd_get") - gets;
+  ck_assert_msg(reads <= 20, "%lld read-backs for 600 writes to 2 keys",
+                reads);
+  assert_same_counter("hot", 300);
+  assert_same("hot-app");
+}
+END_TEST
+
 START_TEST(test_incr_when_slave_lacks_key) {
   uint64_t nv = 0;
   ck_assert_int_eq(mc_raw_set(MPORT(0), "k-hctr", "10", 9, 200), 0);
@@ -1352,6 +1379,7 @@ static void add_command_tests(Suite *s) {
   tcase_add_test(tc, test_append_prepend_converge);
   tcase_add_test(tc, test_append_when_slave_lacks_key);
   tcase_add_test(tc, test_incr_decr_converge);
+  tcase_add_test(tc, test_hot_key_read_back_once_per_batch);
   tcase_add_test(tc, test_incr_when_slave_lacks_key);
   tcase_add_test(tc, test_touch_converges);
   tcase_add_test(tc, test_delete_converges);
