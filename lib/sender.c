@@ -13,7 +13,7 @@
 #define BATCH_BYTES ((size_t)4 << 20)
 #define BACKOFF_SLICE_MS 50
 /* Attempts at one batch that fail in a way a retry repeats (see
- * is_fault) before it is given up. */
+ * give_up) before it is given up. */
 #define BATCH_TRIES 3
 
 /* The master's state of one read-back key. */
