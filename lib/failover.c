@@ -219,8 +219,10 @@ static void mark_stale(mcrepl__pair_t *p, const mcrepl__io_t *io)
     /* Written again at every tick while dirty: a flush of the master,
      * or an eviction, may have taken it, and with it the slave's ban. */
     uint64_t cas = 0;
-    if (mcrepl__marker_put(&s->master, key, "missed writes", 0, 'S', &cas,
-                           io) != MCREPL_SUCCESS)
+    char val[48];
+    mcrepl__stale_value(val, sizeof val);
+    if (mcrepl__marker_put(&s->master, key, val, 0, 'S', &cas, io) !=
+        MCREPL_SUCCESS)
       cas = 0;
     s->stale_cas = cas;
   } else if (mcrepl__marker_del(&s->master, key, s->stale_cas, io) ==

@@ -30,15 +30,36 @@ static mcrepl_health_t say(check_t *c, mcrepl_health_t h, const char *fmt,
   return h;
 }
 
+static int has_val(mcrepl__conn_t *conn, const char *key,
+                   const mcrepl__io_t *io, int *found, char *v, size_t len)
+{
+  return mcrepl__marker_get(conn, key, v, len, found, NULL, io) ==
+                 MCREPL_SUCCESS
+             ? 0
+             : -1;
+}
+
 static int has(mcrepl__conn_t *conn, const char *key, const mcrepl__io_t *io,
                int *found)
 {
   char v[80];
 
-  return mcrepl__marker_get(conn, key, v, sizeof v, found, NULL, io) ==
-                 MCREPL_SUCCESS
-             ? 0
-             : -1;
+  return has_val(conn, key, io, found, v, sizeof v);
+}
+
+/* Whether the peer, which says the node missed writes, was itself banned
+ * later, on the node: clients took the node for master since (the vip
+ * moved to it while the peer was cut off), and the peer's word is older
+ * than the writes it missed. Without this, a master coming back with a
+ * stale marker for its old slave would take the pair's master down. */
+static int peer_banned_since(check_t *c, const char *said)
+{
+  char key[MCREPL__ADDR_MAX + 16], v[80];
+  int found = 0;
+
+  mcrepl__stale_key(key, sizeof key, c->peer.text);
+  return has_val(&c->nc, key, &c->io, &found, v, sizeof v) == 0 && found &&
+         mcrepl__stale_time(v) > mcrepl__stale_time(said);
 }
 
 /* The connect timeout, or what is left of the check's time if less. */
@@ -92,7 +113,7 @@ static mcrepl_health_t unmarked(check_t *c)
 
 static mcrepl_health_t examine(check_t *c)
 {
-  char stale_key[MCREPL__ADDR_MAX + 16];
+  char stale_key[MCREPL__ADDR_MAX + 16], said[80];
   mcrepl__stats_reply_t s;
   int found = 0;
 
@@ -105,7 +126,9 @@ static mcrepl_health_t examine(check_t *c)
                "%s%s: a resync into it is running", "", c->node.text);
   open_peer(c);
   mcrepl__stale_key(stale_key, sizeof stale_key, c->node.text);
-  if (c->peer_up && !has(&c->pc, stale_key, &c->io, &found) && found)
+  if (c->peer_up &&
+      !has_val(&c->pc, stale_key, &c->io, &found, said, sizeof said) &&
+      found && !peer_banned_since(c, said))
     return say(c, MCREPL_HEALTH_STALE, "%s missed writes (%s says so)",
                c->node.text, c->peer.text);
   if (has(&c->nc, MCREPL__KEY_READY, &c->io, &found))

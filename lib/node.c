@@ -131,6 +131,26 @@ void mcrepl__stale_key(char *buf, size_t len, const char *node_text)
   snprintf(buf, len, MCREPL__KEY_STALE "%s", node_text);
 }
 
+void mcrepl__stale_value(char *buf, size_t len)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  snprintf(buf, len, "missed writes %lld",
+           (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+int64_t mcrepl__stale_time(const char *val)
+{
+  const char *sp = strrchr(val, ' ');
+  uint64_t t;
+
+  if (!sp || mcrepl__parse_u64(sp + 1, strlen(sp + 1), &t) != 0 ||
+      t > INT64_MAX)
+    return 0;
+  return (int64_t)t;
+}
+
 void mcrepl__generation(char *buf, size_t len)
 {
   uint64_t r = 0;

@@ -42,6 +42,12 @@ mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,
                                    uint64_t cas, const mcrepl__io_t *io);
 /* "mcrepl:stale:" + the node's address, into buf. */
 void mcrepl__stale_key(char *buf, size_t len, const char *node_text);
+/* The stale marker's value: "missed writes <wall clock, us>". Its time
+ * tells which of two nodes that each carry the other's marker was
+ * banned last (see mcrepl__stale_time). */
+void mcrepl__stale_value(char *buf, size_t len);
+/* The time in a stale marker's value; 0 (older than any) without one. */
+int64_t mcrepl__stale_time(const char *val);
 /* A random token, so that two markers never look alike. */
 void mcrepl__generation(char *buf, size_t len);
 /* Who resynced a node, and from which epoch on. */

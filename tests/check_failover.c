@@ -435,6 +435,32 @@ START_TEST(test_check_states)
 }
 END_TEST
 
+/* Each node carries the other's stale marker: A was the master and
+ * banned B, then A was cut off, B was promoted and its clients banned A.
+ * The later ban wins: B stays ready (else the pair's master would go
+ * down when A came back), A is stale. */
+START_TEST(test_check_the_later_ban_wins)
+{
+  char on_a[64], on_b[64];
+
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:ready", "x", 0, 0), 0);
+  snprintf(on_a, sizeof on_a, "mcrepl:stale:%s", g_bn);
+  snprintf(on_b, sizeof on_b, "mcrepl:stale:%s", g_an);
+  ck_assert_int_eq(mc_raw_set(g_a->port, on_a, "missed writes 1000", 0, 0),
+                   0);
+  ck_assert_int_eq(mc_raw_set(g_b->port, on_b, "missed writes 2000", 0, 0),
+                   0);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_READY);
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_STALE);
+  /* The other way round, A's ban of B is the later one. */
+  ck_assert_int_eq(mc_raw_set(g_a->port, on_a, "missed writes 3000", 0, 0),
+                   0);
+  ck_assert_int_eq(check(g_bn, g_an), MCREPL_HEALTH_STALE);
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+}
+END_TEST
+
 START_TEST(test_check_alone_when_peer_down)
 {
   mc_kill(g_b);
@@ -956,6 +982,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_bad_arguments);
   tcase_add_test(h, test_check_states);
   tcase_add_test(h, test_check_alone_when_peer_down);
+  tcase_add_test(h, test_check_the_later_ban_wins);
   tcase_add_test(d, test_dirty_pair_marks_master_then_resync_cleans);
   tcase_add_test(d, test_restarted_slave_dirty_until_resynced);
   tcase_add_test(d, test_stale_marker_outlives_a_flush_of_the_master);
