@@ -815,20 +815,30 @@ START_TEST(test_queue_overflow_accounting) {
 }
 END_TEST
 
-START_TEST(test_destroy_bounded_with_paused_slave) {
+/* Sets PREFIX-0 .. PREFIX-(n-1) to v. */
+static void set_keys(const char *prefix, int n, const char *v) {
   char key[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "%s-%d", prefix, i);
+    ck_rc(mcrepl_set(g_m, S(key), v, strlen(v), 0, 0), MCREPL_SUCCESS);
+  }
+}
+
+/* Destroys the handle; how long it took, in ms. */
+static long long destroy_ms(void) {
+  long long t0 = mc_now_ms();
+  mcrepl_destroy(g_m);
+  g_m = NULL;
+  return mc_now_ms() - t0;
+}
+
+START_TEST(test_destroy_bounded_with_paused_slave) {
   start_env(1, NULL, "--shutdown-timeout=500");
   ck_rc(mcrepl_set(g_m, S("warm"), S("x"), 0, 0), MCREPL_SUCCESS);
   wait_ok();
   mc_pause(g_slave[0]);
-  for (int i = 0; i < 100; i++) {
-    snprintf(key, sizeof key, "sd-%d", i);
-    ck_rc(mcrepl_set(g_m, S(key), S("x"), 0, 0), MCREPL_SUCCESS);
-  }
-  long long t0 = mc_now_ms();
-  mcrepl_destroy(g_m);
-  long long took = mc_now_ms() - t0;
-  g_m = NULL;
+  set_keys("sd", 100, "x");
+  long long took = destroy_ms();
   ck_assert_msg(took < 1000, "mcrepl_destroy took %lld ms with "
                 "--shutdown-timeout=500", took);
 }
@@ -838,25 +848,15 @@ END_TEST
  * past the deadline (its last word to a master that does not answer)
  * must not add up over the pairs. */
 START_TEST(test_destroy_bounded_with_pairs_frozen) {
-  char key[32];
   start_env(3, NULL, "--shutdown-timeout=500 --timeout=300");
-  for (int i = 0; i < 60; i++) {
-    snprintf(key, sizeof key, "sf-%d", i);
-    ck_rc(mcrepl_set(g_m, S(key), S("x"), 0, 0), MCREPL_SUCCESS);
-  }
+  set_keys("sf", 60, "x");
   wait_ok();
   for (size_t p = 0; p < 3; p++)
     mc_pause(g_slave[p]);
-  for (int i = 0; i < 60; i++) {
-    snprintf(key, sizeof key, "sf-%d", i);
-    ck_rc(mcrepl_set(g_m, S(key), S("y"), 0, 0), MCREPL_SUCCESS);
-  }
+  set_keys("sf", 60, "y");
   for (size_t p = 0; p < 3; p++)
     mc_pause(g_master[p]);
-  long long t0 = mc_now_ms();
-  mcrepl_destroy(g_m);
-  long long took = mc_now_ms() - t0;
-  g_m = NULL;
+  long long took = destroy_ms();
   /* 500 ms of drain, then at most one 300 ms last word, side by side:
    * one after the other, the three took 1600 ms. */
   ck_assert_msg(took < 1300, "mcrepl_destroy took %lld ms with "
