@@ -434,10 +434,13 @@ static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
                                 void *arg)
 {
   const keyop_t *k = arg;
-  uint32_t delta = (uint32_t)k->delta;
+  /* The _by_key forms carry the delta in 64 bits, the plain ones in 32;
+   * the handle has the one server, so the group key changes nothing. */
   memcached_return_t r =
-      k->decr ? memcached_decrement(mc, k->key, k->klen, delta, k->result)
-              : memcached_increment(mc, k->key, k->klen, delta, k->result);
+      k->decr ? memcached_decrement_by_key(mc, k->key, k->klen, k->key,
+                                           k->klen, k->delta, k->result)
+              : memcached_increment_by_key(mc, k->key, k->klen, k->key,
+                                           k->klen, k->delta, k->result);
   mcrepl_return_t rc;
 
   /* memcached answers CLIENT_ERROR for a value that is no number. */
@@ -456,9 +459,6 @@ static mcrepl_return_t arith(mcrepl_t *m, const char *key, size_t key_len,
   keyop_t k = {key, key_len, 0, delta, new_value ? new_value : &ignored,
                decr};
 
-  /* libmemcached carries the delta in 32 bits. */
-  if (delta > UINT32_MAX)
-    return m ? MCREPL_NOT_SUPPORTED : MCREPL_INVALID_ARGUMENTS;
   return on_master(m, key, key_len, do_arith, &k);
 }
 

@@ -255,6 +255,11 @@ START_TEST(test_incr_decr_converge) {
   ck_rc(mcrepl_incr(g_m, S("k-ctr"), 100, NULL), MCREPL_SUCCESS);
   wait_ok();
   assert_same_counter("k-ctr", 108);
+  /* 64-bit deltas: libmemcached's plain incr would cut this to 0. */
+  ck_rc(mcrepl_incr(g_m, S("k-ctr"), 1ULL << 40, &nv), MCREPL_SUCCESS);
+  ck_assert_uint_eq(nv, 108 + (1ULL << 40));
+  wait_ok();
+  assert_same_counter("k-ctr", 108 + (1ULL << 40));
 }
 END_TEST
 

@@ -319,9 +319,16 @@ static void pointers(void)
   rc = mcrepl_set_log_callback(g_m, NULL, NULL, MCREPL_LOG_DEBUG);
   row("ptr", "set_log_callback", "callback NULL (clears)", MCREPL_SUCCESS,
       rc);
-  rc = mcrepl_incr(g_m, S("bi-n"), (uint64_t)UINT32_MAX + 1, NULL);
-  row("arg", "incr", "delta 2^32 (libmemcached carries 32 bits)",
-      MCREPL_NOT_SUPPORTED, rc);
+  {
+    uint64_t nv = 0;
+    rc = mcrepl_set(g_m, S("bi-n"), S("1"), 0, 0);
+    if (rc == MCREPL_SUCCESS)
+      rc = mcrepl_incr(g_m, S("bi-n"), (uint64_t)UINT32_MAX + 1, &nv);
+    if (rc == MCREPL_SUCCESS && nv != (uint64_t)UINT32_MAX + 2)
+      rc = MCREPL_FAILURE; /* the delta was cut to 32 bits */
+    row("arg", "incr", "delta 2^32 on 1 (gives 2^32+1)", MCREPL_SUCCESS,
+        rc);
+  }
   tock("pointer checks");
   row_text("arg", "strerror", "code -1 and 999",
            "a string", mcrepl_strerror((mcrepl_return_t)-1) &&
