@@ -19,6 +19,8 @@
  * pair share its locks by hash; each pair has its own, so that writers
  * stuck on one pair's master never hold up another pair's. */
 #define MCREPL__STRIPES 256
+/* memcached reads a larger expiry (or flush delay) as a Unix time. */
+#define MCREPL__RELATIVE_MAX (60 * 60 * 24 * 30)
 /* Ticks of dirt history kept: at the default interval, two minutes. */
 #define MCREPL__SAMPLES 256
 

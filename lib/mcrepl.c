@@ -12,7 +12,6 @@
 #include "node.h"
 
 /* memcached's expiry rule: up to 30 days is relative, beyond absolute. */
-#define RELATIVE_MAX (60 * 60 * 24 * 30)
 #define KEY_MAX 250
 
 /* Handle lifecycle ------------------------------------------------------ */
@@ -246,7 +245,7 @@ static void enqueue_stored(mcrepl__pair_t *p, const char *key, size_t klen,
 {
   if (exptime < 0)
     enqueue(p, MCREPL__OP_DELETE, key, klen, NULL, 0, 0, 0);
-  else if (exptime > RELATIVE_MAX)
+  else if (exptime > MCREPL__RELATIVE_MAX)
     enqueue(p, MCREPL__OP_READBACK, key, klen, NULL, 0, 0, 0);
   else
     enqueue(p, MCREPL__OP_SET, key, klen, val, vlen, flags, exptime);

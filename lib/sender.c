@@ -289,7 +289,12 @@ static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
   case MCREPL__OP_DELETE:
     return mcrepl__proto_md(b, e->data, e->key_len);
   case MCREPL__OP_FLUSH:
-    ttl = e->exptime > 0 ? ttl_left(e, w->now_ns) : 0;
+    /* A Unix time is the same instant to both servers: it does not
+     * age in the queue. */
+    if (e->exptime > MCREPL__RELATIVE_MAX)
+      ttl = e->exptime;
+    else
+      ttl = e->exptime > 0 ? ttl_left(e, w->now_ns) : 0;
     return mcrepl__buf_printf(b, "flush_all %lld noreply\r\n",
                               (long long)(ttl > 0 ? ttl : 0));
   default:

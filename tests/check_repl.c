@@ -925,6 +925,28 @@ START_TEST(test_timed_out_write_converges) {
 }
 END_TEST
 
+/* A flush at a Unix time is the same instant on both servers, however
+ * long it waited in the queue: the slave held up 3 s must not flush
+ * 3 s early. */
+START_TEST(test_flush_at_a_unix_time_does_not_age) {
+  start_env(1, NULL, "--timeout=500");
+  ck_rc(mcrepl_set(g_m, S("fl-at"), S("x"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  mc_pause(g_slave[0]);
+  /* A write in flight, unanswered: the flush waits in the queue. */
+  ck_rc(mcrepl_set(g_m, S("fl-first"), S("x"), 0, 0), MCREPL_SUCCESS);
+  mc_sleep_ms(50);
+  ck_rc(mcrepl_flush(g_m, time(NULL) + 6), MCREPL_TIMEOUT);
+  mc_sleep_ms(3000);
+  mc_resume(g_slave[0]);
+  ck_rc(mcrepl_wait_replicated(g_m, WAIT_MS), MCREPL_SUCCESS);
+  assert_value(SPORT(0), "fl-at", "x"); /* about 2 s before the flush */
+  mc_sleep_ms(4000);
+  assert_missing(MPORT(0), "fl-at");
+  assert_missing(SPORT(0), "fl-at");
+}
+END_TEST
+
 START_TEST(test_master_down_bounded) {
   start_env(1, NULL, "--timeout=500 --connect-timeout=500");
   mc_kill(g_master[0]);
@@ -1429,6 +1451,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_destroy_bounded_with_pairs_frozen);
   tcase_add_test(tc, test_a_frozen_pair_holds_up_no_other);
   tcase_add_test(tc, test_timed_out_write_converges);
+  tcase_add_test(tc, test_flush_at_a_unix_time_does_not_age);
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
   tcase_add_test(tc, test_mget_master_paused);
