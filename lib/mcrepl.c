@@ -265,24 +265,34 @@ typedef struct {
   uint64_t cas;
 } store_t;
 
+/* A negative expiry means "expired at once". The text protocol says so
+ * itself, but the binary one carries it unsigned: -1 would keep the item
+ * until 2106. A Unix time in January 1970 is in the past for both. */
+static time_t master_exptime(time_t exptime)
+{
+  return exptime < 0 ? (time_t)MCREPL__RELATIVE_MAX + 1 : exptime;
+}
+
 static memcached_return_t store_master(memcached_st *mc, const store_t *s)
 {
+  time_t exptime = master_exptime(s->exptime);
+
   switch (s->kind) {
   case ST_SET:
-    return memcached_set(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+    return memcached_set(mc, s->key, s->klen, s->val, s->vlen, exptime,
                          s->flags);
   case ST_ADD:
-    return memcached_add(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+    return memcached_add(mc, s->key, s->klen, s->val, s->vlen, exptime,
                          s->flags);
   case ST_REPLACE:
     return memcached_replace(mc, s->key, s->klen, s->val, s->vlen,
-                             s->exptime, s->flags);
+                             exptime, s->flags);
   case ST_APPEND:
     return memcached_append(mc, s->key, s->klen, s->val, s->vlen, 0, 0);
   case ST_PREPEND:
     return memcached_prepend(mc, s->key, s->klen, s->val, s->vlen, 0, 0);
   case ST_CAS:
-    return memcached_cas(mc, s->key, s->klen, s->val, s->vlen, s->exptime,
+    return memcached_cas(mc, s->key, s->klen, s->val, s->vlen, exptime,
                          s->flags, s->cas);
   }
   return MEMCACHED_INVALID_ARGUMENTS;
@@ -395,7 +405,7 @@ static mcrepl_return_t do_touch(mcrepl__pair_t *p, memcached_st *mc,
 {
   const keyop_t *k = arg;
   mcrepl_return_t rc = mcrepl__from_memcached(
-      memcached_touch(mc, k->key, k->klen, k->exptime));
+      memcached_touch(mc, k->key, k->klen, master_exptime(k->exptime)));
 
   if (rc == MCREPL_SUCCESS)
     enqueue(p, k->exptime < 0 ? MCREPL__OP_DELETE : MCREPL__OP_READBACK,

@@ -664,6 +664,28 @@ START_TEST(test_absolute_exptime) {
 }
 END_TEST
 
+/* A negative expiry expires the item at once on both nodes, in either
+ * protocol (the binary one carries it unsigned). */
+static void negative_exptime_expires(const char *opts) {
+  start_env(1, NULL, opts);
+  ck_rc(mcrepl_set(g_m, S("t-neg"), S("x"), -1, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("t-touch"), S("x"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_touch(g_m, S("t-touch"), -1), MCREPL_SUCCESS);
+  wait_ok();
+  assert_missing(MPORT(0), "t-neg");
+  assert_missing(SPORT(0), "t-neg");
+  assert_missing(MPORT(0), "t-touch");
+  assert_missing(SPORT(0), "t-touch");
+}
+
+START_TEST(test_negative_exptime_text) { negative_exptime_expires(NULL); }
+END_TEST
+
+START_TEST(test_negative_exptime_binary) {
+  negative_exptime_expires("--binary-protocol");
+}
+END_TEST
+
 /* Faults. --------------------------------------------------------------- */
 
 static void make_keys(char (*keys)[32], const char **ptrs, int n,
@@ -1431,6 +1453,8 @@ static void add_behaviour_tests(Suite *s) {
   tc = tcase(s, "expiry", no_setup);
   tcase_add_test(tc, test_relative_ttl_stays_relative);
   tcase_add_test(tc, test_absolute_exptime);
+  tcase_add_test(tc, test_negative_exptime_text);
+  tcase_add_test(tc, test_negative_exptime_binary);
   tcase_add_test(tc, test_lag_ends_at_arrival);
   tcase_add_test(tc, test_wait_hurries_the_sender);
   tc = tcase(s, "stats", setup_one_pair);
