@@ -452,8 +452,13 @@ static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
                                            k->klen, k->delta, k->result);
   mcrepl_return_t rc;
 
-  /* memcached answers CLIENT_ERROR for a value that is no number. */
-  if (r == MEMCACHED_CLIENT_ERROR)
+  /* memcached answers CLIENT_ERROR for a value that is no number; in the
+   * binary protocol, a status (DELTA_BADVAL) that libmemcached 1.1 does
+   * not know, and reports as a read failure with no errno, on a
+   * connection that is fine. */
+  if (r == MEMCACHED_CLIENT_ERROR ||
+      (r == MEMCACHED_UNKNOWN_READ_FAILURE &&
+       memcached_last_error_errno(mc) == 0))
     return MCREPL_NON_NUMERIC;
   rc = mcrepl__from_memcached(r);
   if (rc == MCREPL_SUCCESS)

@@ -681,6 +681,17 @@ static void negative_exptime_expires(const char *opts) {
 START_TEST(test_negative_exptime_text) { negative_exptime_expires(NULL); }
 END_TEST
 
+START_TEST(test_incr_non_numeric_binary) {
+  start_env(1, NULL, "--binary-protocol");
+  ck_rc(mcrepl_set(g_m, S("b-nan"), S("abc"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_incr(g_m, S("b-nan"), 1, NULL), MCREPL_NON_NUMERIC);
+  ck_rc(mcrepl_decr(g_m, S("b-nan"), 1, NULL), MCREPL_NON_NUMERIC);
+  ck_rc(mcrepl_incr(g_m, S("b-none"), 1, NULL), MCREPL_NOTFOUND);
+  ck_rc(mcrepl_set(g_m, S("b-ok"), S("1"), 0, 0), MCREPL_SUCCESS);
+  assert_value(MPORT(0), "b-nan", "abc");
+}
+END_TEST
+
 START_TEST(test_negative_exptime_binary) {
   negative_exptime_expires("--binary-protocol");
 }
@@ -1454,7 +1465,9 @@ static void add_behaviour_tests(Suite *s) {
   tcase_add_test(tc, test_relative_ttl_stays_relative);
   tcase_add_test(tc, test_absolute_exptime);
   tcase_add_test(tc, test_negative_exptime_text);
+  tc = tcase(s, "binary", no_setup);
   tcase_add_test(tc, test_negative_exptime_binary);
+  tcase_add_test(tc, test_incr_non_numeric_binary);
   tcase_add_test(tc, test_lag_ends_at_arrival);
   tcase_add_test(tc, test_wait_hurries_the_sender);
   tc = tcase(s, "stats", setup_one_pair);
