@@ -2,7 +2,8 @@
  *
  * 1. The master frozen (SIGSTOP): every command returns an error code (a
  *    write never claims success) within the configured 300 ms timeout
- *    plus a margin, and no refused write is queued for the slave.
+ *    plus a margin, and nothing is queued for the slave but a read-back
+ *    per key write that timed out (the master may still apply it).
  * 2. The master killed while a caller is in the middle of a 900 KB write
  *    (frozen first, so that the write is stuck in the socket buffers
  *    when the kill comes): an error code, promptly.
@@ -36,7 +37,7 @@ static mcrepl_return_t timed(const char *name, long long *ms)
 
 static void frozen_master(mc_server_t *master)
 {
-  uint64_t queued = stats_of(g_m, 0).queued;
+  uint64_t queued = stats_of(g_m, 0).queued, timeouts = 0;
   long long ms, worst = 0;
   size_t i;
 
@@ -50,10 +51,17 @@ static void frozen_master(mc_server_t *master)
           ms);
     CHECK(!g_ops[i].write || rc != MCREPL_SUCCESS, "%s succeeded on a "
           "frozen master", g_ops[i].name);
+    /* The master may still apply a key write that timed out: it is
+     * queued as a read-back. */
+    timeouts += g_ops[i].write && rc == MCREPL_TIMEOUT &&
+                strcmp(g_ops[i].name, "flush") != 0;
     worst = ms > worst ? ms : worst;
   }
   printf("\n");
-  CHECK(stats_of(g_m, 0).queued == queued, "a refused write was queued");
+  CHECK(stats_of(g_m, 0).queued == queued + timeouts,
+        "%llu writes queued, %llu timed out",
+        (unsigned long long)(stats_of(g_m, 0).queued - queued),
+        (unsigned long long)timeouts);
   fault_ok("master SIGSTOP", "%zu commands, each an error (or a read "
            "answered by the slave) within %lld ms (timeout %d ms)",
            (size_t)OPS, worst, TIMEOUT_MS);
