@@ -14,10 +14,13 @@ typedef struct {
   int has_peer;
   mcrepl__conn_t nc, pc;
   int peer_up;
-  mcrepl__io_t io;
+  mcrepl__io_t io, peer_io;
   /* keepalived kills a check that overruns its timeout, and counts a
-   * failure: the whole check, connects included, ends by this time. */
-  _Atomic int64_t deadline;
+   * failure: the whole check, connects included, ends by this time. The
+   * peer gets at most half of what is left when it is asked: a peer cut
+   * off (the usual case when the check matters) must leave the node the
+   * time to be found ready. */
+  _Atomic int64_t deadline, peer_deadline;
   char *why;
   size_t whylen;
 } check_t;
@@ -62,10 +65,10 @@ static int peer_banned_since(check_t *c, const char *said)
          mcrepl__stale_time(v) > mcrepl__stale_time(said);
 }
 
-/* The connect timeout, or what is left of the check's time if less. */
-static int connect_ms(check_t *c)
+/* The connect timeout, or what is left of the time if less. */
+static int connect_ms(check_t *c, const _Atomic int64_t *deadline)
 {
-  int64_t left = (atomic_load(&c->deadline) - mcrepl__now_ns()) / 1000000;
+  int64_t left = (atomic_load(deadline) - mcrepl__now_ns()) / 1000000;
 
   if (left < 1)
     return 1;
@@ -76,12 +79,16 @@ static int connect_ms(check_t *c)
 static int open_peer(check_t *c)
 {
   mcrepl__stats_reply_t s;
+  int64_t now;
 
   if (!c->has_peer)
     return 0;
-  c->peer_up = mcrepl__conn_open(&c->pc, &c->peer, connect_ms(c)) ==
-                   MCREPL_SUCCESS &&
-               mcrepl__conn_stats(&c->pc, &s, &c->io) == MCREPL_SUCCESS;
+  now = mcrepl__now_ns();
+  atomic_store(&c->peer_deadline, now + (atomic_load(&c->deadline) - now) / 2);
+  c->peer_up =
+      mcrepl__conn_open(&c->pc, &c->peer,
+                        connect_ms(c, &c->peer_deadline)) == MCREPL_SUCCESS &&
+      mcrepl__conn_stats(&c->pc, &s, &c->peer_io) == MCREPL_SUCCESS;
   return c->peer_up;
 }
 
@@ -92,7 +99,8 @@ static mcrepl_health_t unmarked(check_t *c)
   char val[48];
   int peer_ready = 0;
 
-  if (c->peer_up && has(&c->pc, MCREPL__KEY_READY, &c->io, &peer_ready))
+  if (c->peer_up &&
+      has(&c->pc, MCREPL__KEY_READY, &c->peer_io, &peer_ready))
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->peer.text);
   if (peer_ready)
@@ -117,7 +125,8 @@ static mcrepl_health_t examine(check_t *c)
   mcrepl__stats_reply_t s;
   int found = 0;
 
-  if (mcrepl__conn_open(&c->nc, &c->node, connect_ms(c)) != MCREPL_SUCCESS ||
+  if (mcrepl__conn_open(&c->nc, &c->node, connect_ms(c, &c->deadline)) !=
+          MCREPL_SUCCESS ||
       mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);
@@ -127,7 +136,7 @@ static mcrepl_health_t examine(check_t *c)
   open_peer(c);
   mcrepl__stale_key(stale_key, sizeof stale_key, c->node.text);
   if (c->peer_up &&
-      !has_val(&c->pc, stale_key, &c->io, &found, said, sizeof said) &&
+      !has_val(&c->pc, stale_key, &c->peer_io, &found, said, sizeof said) &&
       found && !peer_banned_since(c, said))
     return say(c, MCREPL_HEALTH_STALE, "%s missed writes (%s says so)",
                c->node.text, c->peer.text);
@@ -158,6 +167,8 @@ static int parse(check_t *c, const char *node, const char *peer,
   atomic_store(&c->deadline,
                mcrepl__now_ns() + mcrepl__ms_to_ns(c->cfg.io_timeout_ms));
   c->io.deadline = &c->deadline;
+  c->peer_io = c->io;
+  c->peer_io.deadline = &c->peer_deadline;
   return 0;
 }
 

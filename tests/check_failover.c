@@ -435,6 +435,26 @@ START_TEST(test_check_states)
 }
 END_TEST
 
+/* A peer that accepts the connection and then says nothing (frozen, or
+ * its link cut mid-way) uses up at most half the check's time: the node
+ * is still found ready within it. */
+START_TEST(test_check_alone_when_peer_frozen)
+{
+  char why[256];
+  long long t0;
+  mcrepl_health_t h;
+
+  ck_assert_int_eq(check(g_an, g_bn), MCREPL_HEALTH_READY);
+  mc_pause(g_b);
+  t0 = mc_now_ms();
+  h = mcrepl_check(g_an, g_bn, "--timeout=1000", why, sizeof why);
+  mc_resume(g_b);
+  ck_assert_msg(h == MCREPL_HEALTH_READY, "%d: %s", (int)h, why);
+  ck_assert_msg(mc_now_ms() - t0 < 1400, "check took %lld ms",
+                mc_now_ms() - t0);
+}
+END_TEST
+
 /* Each node carries the other's stale marker: A was the master and
  * banned B, then A was cut off, B was promoted and its clients banned A.
  * The later ban wins: B stays ready (else the pair's master would go
@@ -983,6 +1003,7 @@ static Suite *suite(void)
   tcase_add_test(h, test_check_states);
   tcase_add_test(h, test_check_alone_when_peer_down);
   tcase_add_test(h, test_check_the_later_ban_wins);
+  tcase_add_test(h, test_check_alone_when_peer_frozen);
   tcase_add_test(d, test_dirty_pair_marks_master_then_resync_cleans);
   tcase_add_test(d, test_restarted_slave_dirty_until_resynced);
   tcase_add_test(d, test_stale_marker_outlives_a_flush_of_the_master);
