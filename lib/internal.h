@@ -90,6 +90,10 @@ typedef struct mcrepl__pair {
   pthread_t thread;
   int started;
   pthread_mutex_t stripes[MCREPL__STRIPES];
+  /* Writes hold it shared from the master's answer to the queue, a flush
+   * exclusive: the slave sees the flush on the same side of every write
+   * as the master did. */
+  pthread_rwlock_t flush_lock;
   mcrepl__sender_t s;
 } mcrepl__pair_t;
 

@@ -33,8 +33,9 @@ static int pools_init(mcrepl__pair_t *p, const mcrepl__config_t *cfg)
   return -1;
 }
 
-static void stripes(mcrepl__pair_t *p, int init)
+static void locks(mcrepl__pair_t *p, int init)
 {
+  pthread_rwlockattr_t a;
   size_t i;
 
   for (i = 0; i < MCREPL__STRIPES; i++)
@@ -42,6 +43,16 @@ static void stripes(mcrepl__pair_t *p, int init)
       pthread_mutex_init(&p->stripes[i], NULL);
     else
       pthread_mutex_destroy(&p->stripes[i]);
+  if (!init) {
+    pthread_rwlock_destroy(&p->flush_lock);
+    return;
+  }
+  /* Writes come all the time: a flush must not wait for a gap. */
+  pthread_rwlockattr_init(&a);
+  pthread_rwlockattr_setkind_np(&a,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&p->flush_lock, &a);
+  pthread_rwlockattr_destroy(&a);
 }
 
 static int init_pair(mcrepl_t *m, size_t i)
@@ -70,9 +81,9 @@ static int init_pair(mcrepl_t *m, size_t i)
     mcrepl__queue_destroy(&p->q);
     return -1;
   }
-  stripes(p, 1);
+  locks(p, 1);
   if (mcrepl__sender_start(p) != 0) {
-    stripes(p, 0);
+    locks(p, 0);
     pools_destroy(p);
     mcrepl__queue_destroy(&p->q);
     return -1;
@@ -83,7 +94,7 @@ static int init_pair(mcrepl_t *m, size_t i)
 static void fini_pair(mcrepl__pair_t *p, int64_t deadline_ns)
 {
   mcrepl__sender_stop(p, deadline_ns);
-  stripes(p, 0);
+  locks(p, 0);
   pools_destroy(p);
   mcrepl__queue_destroy(&p->q);
 }
@@ -322,6 +333,7 @@ static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
   mc = mcrepl__pool_get(&p->pool);
   if (!mc)
     return MCREPL_NOMEM;
+  pthread_rwlock_rdlock(&p->flush_lock);
   pthread_mutex_lock(stripe);
   rc = fn(p, mc, arg);
   /* A write that timed out may still be applied by the master: the
@@ -329,6 +341,7 @@ static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
   if (rc == MCREPL_TIMEOUT)
     enqueue(p, MCREPL__OP_READBACK, key, klen, NULL, 0, 0, 0);
   pthread_mutex_unlock(stripe);
+  pthread_rwlock_unlock(&p->flush_lock);
   mcrepl__pool_put(&p->pool, mc);
   return rc;
 }
@@ -538,21 +551,6 @@ static mcrepl_return_t wait_all(mcrepl_t *m)
                            mcrepl__ms_to_ns(m->cfg.io_timeout_ms));
 }
 
-/* While a flush passes, no write may be between its master's answer and
- * its queue entry: the slave must see the flush on the same side of
- * every write as the master did. Flushes are rare; writes take one
- * stripe each. */
-static void lock_stripes(mcrepl__pair_t *p, int lock)
-{
-  size_t i;
-
-  for (i = 0; i < MCREPL__STRIPES; i++)
-    if (lock)
-      pthread_mutex_lock(&p->stripes[i]);
-    else
-      pthread_mutex_unlock(&p->stripes[MCREPL__STRIPES - 1 - i]);
-}
-
 /* The flush took the failover markers too. Flushed on both nodes, the
  * pair holds the same data again (none), as a new pair does, and both
  * nodes are marked so: otherwise the next health check would take the
@@ -587,14 +585,14 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
     return MCREPL_INVALID_ARGUMENTS;
   for (i = 0; i < m->npairs; i++) {
     mcrepl__pair_t *p = &m->pairs[i];
-    lock_stripes(p, 1);
+    pthread_rwlock_wrlock(&p->flush_lock);
     r = flush_master(p, exptime);
     if (r == MCREPL_SUCCESS)
       enqueue(p, MCREPL__OP_FLUSH, "", 0, NULL, 0, 0,
               exptime > 0 ? exptime : 0);
     else if (rc == MCREPL_SUCCESS)
       rc = r;
-    lock_stripes(p, 0);
+    pthread_rwlock_unlock(&p->flush_lock);
   }
   if (rc == MCREPL_SUCCESS)
     rc = wait_all(m);
