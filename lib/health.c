@@ -99,10 +99,11 @@ static mcrepl_health_t unmarked(check_t *c)
   char val[48];
   int peer_ready = 0;
 
+  /* A peer that answers stats but not this read is down as far as the
+   * pair is concerned: failing the node for it would leave no master. */
   if (c->peer_up &&
       has(&c->pc, MCREPL__KEY_READY, &c->peer_io, &peer_ready))
-    return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
-               c->peer.text);
+    c->peer_up = 0;
   if (peer_ready)
     return say(c, MCREPL_HEALTH_EMPTY,
                "%s lost its data while %s kept its: resync it first",
@@ -130,9 +131,12 @@ static mcrepl_health_t examine(check_t *c)
       mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);
-  if (has(&c->nc, MCREPL__KEY_RESYNC, &c->io, &found) || found)
-    return say(c, found ? MCREPL_HEALTH_RESYNCING : MCREPL_HEALTH_DOWN,
-               "%s%s: a resync into it is running", "", c->node.text);
+  if (has(&c->nc, MCREPL__KEY_RESYNC, &c->io, &found))
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
+               c->node.text);
+  if (found)
+    return say(c, MCREPL_HEALTH_RESYNCING, "%s%s: a resync into it is running",
+               "", c->node.text);
   open_peer(c);
   mcrepl__stale_key(stale_key, sizeof stale_key, c->node.text);
   if (c->peer_up &&

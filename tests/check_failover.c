@@ -681,6 +681,9 @@ typedef struct {
   _Atomic int old_crawler, garbled, badclass;
   /* Set: each answer of the server is held this long (a slow node). */
   _Atomic int lag_ms;
+  /* Set: meta gets never reach the server (a node half alive: it still
+   * answers stats). */
+  _Atomic int mute_mg;
   pthread_t thread;
 } proxy_t;
 
@@ -732,6 +735,9 @@ static void *pump(void *arg)
           old_crawler(buf, (size_t)n, i == 0);
         if (n > 0 && i == 1 && atomic_load(&g_vip.lag_ms))
           mc_sleep_ms(atomic_load(&g_vip.lag_ms));
+        if (n > 2 && i == 0 && atomic_load(&g_vip.mute_mg) &&
+            memcmp(buf, "mg ", 3) == 0)
+          continue;
         if (n <= 0 || write(p[1 - i].fd, buf, (size_t)n) != n)
           goto out;
       }
@@ -790,6 +796,7 @@ static void start_vip(void)
   atomic_store(&g_vip.garbled, 0);
   atomic_store(&g_vip.badclass, 0);
   atomic_store(&g_vip.lag_ms, 0);
+  atomic_store(&g_vip.mute_mg, 0);
   vip_to(g_a->port);
   pthread_create(&g_vip.thread, NULL, proxy_main, NULL);
 }
@@ -820,6 +827,27 @@ START_TEST(test_check_ends_within_its_timeout)
   ck_assert_msg(mc_now_ms() - t0 < 1400, "check took %lld ms (%d: %s)",
                 mc_now_ms() - t0, (int)h, why);
   ck_assert_int_eq(h, MCREPL_HEALTH_DOWN);
+}
+END_TEST
+
+/* A peer that answers stats but no read is as good as down: the node,
+ * new and unmarked, is ready by itself rather than taken down with it.
+ * And a node half alive is reported as not answering, not as being
+ * resynced. */
+START_TEST(test_check_a_half_alive_peer_is_down)
+{
+  char peer[64], why[256];
+  mcrepl_health_t h;
+
+  snprintf(peer, sizeof peer, "127.0.0.1:%d", g_vip.port);
+  vip_to(g_b->port);
+  atomic_store(&g_vip.mute_mg, 1);
+  h = mcrepl_check(g_an, peer, "--timeout=1000", why, sizeof why);
+  ck_assert_msg(h == MCREPL_HEALTH_READY, "%d: %s", (int)h, why);
+  ck_assert_msg(strstr(why, "peer is down") != NULL, "%s", why);
+  h = mcrepl_check(peer, g_an, "--timeout=1000", why, sizeof why);
+  ck_assert_msg(h == MCREPL_HEALTH_DOWN, "%d: %s", (int)h, why);
+  ck_assert_msg(strstr(why, "does not answer") != NULL, "%s", why);
 }
 END_TEST
 
@@ -1014,6 +1042,7 @@ static Suite *suite(void)
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
   tcase_add_test(v, test_check_ends_within_its_timeout);
+  tcase_add_test(v, test_check_a_half_alive_peer_is_down);
   tcase_add_test(v, test_dirt_from_before_a_failover_can_be_cleaned);
   suite_add_tcase(s, r);
   suite_add_tcase(s, h);
