@@ -268,8 +268,9 @@ static const char *addr_parse(const char *s, size_t len, mcrepl__addr_t *a)
     return why;
   memcpy(tmp.host, host, hlen);
   tmp.host[hlen] = '\0';
-  snprintf(tmp.text, sizeof tmp.text, s[0] == '[' ? "[%s]:%u" : "%s:%u",
-           tmp.host, (unsigned)tmp.port);
+  if (snprintf(tmp.text, sizeof tmp.text, s[0] == '[' ? "[%s]:%u" : "%s:%u",
+               tmp.host, (unsigned)tmp.port) > MCREPL__ADDR_TEXT_MAX)
+    return "address too long (at most 237 characters with its port)";
   *a = tmp;
   return NULL;
 }
@@ -281,22 +282,47 @@ int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a)
   return addr_parse(s, len, a) == NULL ? 0 : -1;
 }
 
+/* An IP literal as 16 bytes (IPv4 as its IPv4-mapped IPv6 address, so
+ * "::ffff:127.0.0.1" is "127.0.0.1") and its zone ("%eth0", or ""), or
+ * 0 when host is a name. */
+static int ip_bytes(const char *host, unsigned char out[16],
+                    const char **zone)
+{
+  char buf[MCREPL__HOST_MAX];
+  const char *pct = strchr(host, '%');
+  size_t n = pct != NULL ? (size_t)(pct - host) : strlen(host);
+
+  *zone = pct != NULL ? pct : "";
+  memcpy(buf, host, n); /* n < MCREPL__HOST_MAX: host is an addr's */
+  buf[n] = '\0';
+  if (inet_pton(AF_INET6, buf, out) == 1)
+    return 1;
+  if (pct != NULL || inet_pton(AF_INET, buf, out + 12) != 1)
+    return 0;
+  memset(out, 0, 10);
+  out[10] = out[11] = 0xff;
+  return 1;
+}
+
 /* Same node: same port, and same address when both are IP literals
- * (so "[::1]" matches "[0:0::1]"), else host names equal ignoring case.
- * Names are not resolved: "localhost" and "127.0.0.1" differ here. */
+ * (so "[::1]" matches "[0:0::1]", "[::ffff:10.0.0.1]" "10.0.0.1"; two
+ * zones must agree, a missing zone agrees with any), else
+ * host names equal ignoring case. Names are not resolved: "localhost"
+ * and "127.0.0.1" differ here. */
 static int addr_same(const mcrepl__addr_t *a, const mcrepl__addr_t *b)
 {
   unsigned char x[16], y[16];
+  const char *za, *zb;
+  int la, lb;
 
   if (a->port != b->port)
     return 0;
-  if (inet_pton(AF_INET, a->host, x) == 1 &&
-      inet_pton(AF_INET, b->host, y) == 1)
-    return memcmp(x, y, 4) == 0;
-  if (inet_pton(AF_INET6, a->host, x) == 1 &&
-      inet_pton(AF_INET6, b->host, y) == 1)
-    return memcmp(x, y, 16) == 0;
-  return ieq(a->host, strlen(a->host), b->host);
+  la = ip_bytes(a->host, x, &za);
+  lb = ip_bytes(b->host, y, &zb);
+  if (la && lb)
+    return memcmp(x, y, 16) == 0 &&
+           (!*za || !*zb || ieq(za, strlen(za), zb));
+  return !la && !lb && ieq(a->host, strlen(a->host), b->host);
 }
 
 /* --pair -----------------------------------------------------------------*/
@@ -430,6 +456,10 @@ static int pair_check(const parse_t *ps, const token_t *t,
   char detail[MCREPL__ADDR_MAX + 64];
   const mcrepl__addr_t *a;
 
+  /* Each pair has a thread and its locks, and every new pair is checked
+   * against all the others: a bound keeps a runaway string cheap. */
+  if (ps->c->npairs >= MCREPL__PAIRS_MAX)
+    return value_fail(ps, t, "too many pairs (at most 1024)");
   if (addr_same(&p->master, &p->slave))
     return value_fail(ps, t, "master and slave are the same node");
   if (p->has_vip && (addr_same(&p->vip, &p->master) ||

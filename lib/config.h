@@ -7,6 +7,11 @@
 
 #define MCREPL__HOST_MAX 256
 #define MCREPL__ADDR_MAX (MCREPL__HOST_MAX + 8)
+/* The longest "host:port" taken: the failover markers' keys name a node
+ * ("mcrepl:stale:" and its text), and memcached refuses keys over 250
+ * bytes; a ban that cannot be written would leave a stale node ready. */
+#define MCREPL__ADDR_TEXT_MAX (250 - 13)
+#define MCREPL__PAIRS_MAX 1024
 
 typedef struct mcrepl__addr {
   char host[MCREPL__HOST_MAX]; /* as written; brackets of IPv6 removed */

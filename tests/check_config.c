@@ -223,6 +223,37 @@ START_TEST(test_many_pairs)
 }
 END_TEST
 
+/* Different zones are different links; a name is never an address. */
+START_TEST(test_distinct_spellings)
+{
+  ok("--pair=[fe80::1%eth0],[fe80::1%eth1] --pair=localhost,127.0.0.1 "
+     "--pair=[::ffff:10.0.0.1],[::10.0.0.1]");
+  ck_assert_uint_eq(cfg.npairs, 3);
+}
+END_TEST
+
+/* One more pair than the bound is refused, with the bound named. */
+START_TEST(test_pairs_bounded)
+{
+  size_t cap = 1025 * 24, i, n = 0;
+  char *s = malloc(cap);
+
+  ck_assert_ptr_nonnull(s);
+  for (i = 0; i < 1024; i++)
+    n += (size_t)snprintf(s + n, cap - n, "--pair=m%zu,s%zu ", i, i);
+  ok(s);
+  ck_assert_uint_eq(cfg.npairs, 1024);
+  mcrepl__config_free(&cfg);
+  snprintf(s + n, cap - n, "--pair=m,s");
+  /* Not bad(): its messages would quote the whole 24 KB string. */
+  ck_assert_int_eq(mcrepl__config_parse(s, &cfg, err, sizeof err), -1);
+  ck_assert_msg(strstr(err, "--pair \"m,s\": too many pairs (at most 1024)")
+                != NULL, "%s", err);
+  ck_assert_ptr_null(cfg.pairs);
+  free(s);
+}
+END_TEST
+
 START_TEST(test_addr_parse)
 {
   mcrepl__addr_t a;
@@ -249,13 +280,22 @@ START_TEST(test_host_limit)
 {
   char s[700], host[300];
 
-  memset(host, 'h', 255);
-  host[255] = '\0';
+  /* A marker's key, "mcrepl:stale:" and the address, fits memcached's
+   * 250 bytes. */
+  memset(host, 'h', 231);
+  host[231] = '\0';
   snprintf(s, sizeof s, "--pair=%s:65535,[%.40s]:1", host,
            "1111:2222:3333:4444:5555:6666:7777:8888");
   ok(s);
-  ck_assert_uint_eq(strlen(cfg.pairs[0].master.host), 255);
-  ck_assert_uint_eq(strlen(cfg.pairs[0].master.text), 255 + 6);
+  ck_assert_uint_eq(strlen(cfg.pairs[0].master.host), 231);
+  ck_assert_uint_eq(strlen(cfg.pairs[0].master.text), 237);
+  mcrepl__config_free(&cfg);
+  memset(host, 'h', 232);
+  host[232] = '\0';
+  snprintf(s, sizeof s, "--pair=a,b,vip=%s:65535", host);
+  bad(s, "--pair \"a,b", "address too long");
+  snprintf(s, sizeof s, "--pair=a,b,vip=%s:6553", host);
+  ok(s);
   mcrepl__config_free(&cfg);
   memset(host, 'h', 256);
   host[256] = '\0';
@@ -325,6 +365,12 @@ static const struct {
   {"--pair=a,a:11211", "--pair \"a,a:11211\": master and slave", NULL},
   {"--pair=[::1],[0:0::1]:11211", "--pair \"[::1],[0:0::1]:11211\"",
    "same node"},
+  {"--pair=[::ffff:127.0.0.1],127.0.0.1", "master and slave are the same",
+   NULL},
+  {"--pair=[::1]:1,[::1%lo]:1", "master and slave are the same", NULL},
+  {"--pair=[fe80::1%eth0],[fe80::1%ETH0]", "master and slave are the", NULL},
+  {"--pair=a,b --pair=[::ffff:10.0.0.1],[::ffff:a00:1]:11211", "same",
+   NULL},
   {"--pair=a,b,vip=a", "--pair \"a,b,vip=a\": vip is the master", NULL},
   {"--pair=a,b --pair=a,b", "--pair \"a,b\": \"a:11211\" is already", NULL},
   {"--pair=a,b --pair=c,b", "--pair \"c,b\": \"b:11211\" is already", NULL},
@@ -518,6 +564,8 @@ static Suite *config_suite(void)
   tcase_add_test(tc, test_case);
   tcase_add_test(tc, test_ipv6);
   tcase_add_test(tc, test_many_pairs);
+  tcase_add_test(tc, test_distinct_spellings);
+  tcase_add_test(tc, test_pairs_bounded);
   tcase_add_test(tc, test_addr_parse);
   tcase_add_test(tc, test_host_limit);
   tcase_add_loop_test(tc, test_errors, 0,
