@@ -346,11 +346,23 @@ static mcrepl_return_t on_master(mcrepl_t *m, const char *key, size_t klen,
   return rc;
 }
 
+/* With --binary-protocol the server refuses an add of a present key as
+ * EXISTS and a replace of a missing one as NOT_FOUND; the text protocol
+ * says NOT_STORED to both, and callers must not see the difference. */
+static mcrepl_return_t store_code(int kind, mcrepl_return_t rc)
+{
+  if ((kind == ST_ADD && rc == MCREPL_EXISTS) ||
+      (kind == ST_REPLACE && rc == MCREPL_NOTFOUND))
+    return MCREPL_NOTSTORED;
+  return rc;
+}
+
 static mcrepl_return_t do_store(mcrepl__pair_t *p, memcached_st *mc,
                                 void *arg)
 {
   const store_t *s = arg;
-  mcrepl_return_t rc = mcrepl__from_memcached(store_master(mc, s));
+  mcrepl_return_t rc =
+      store_code(s->kind, mcrepl__from_memcached(store_master(mc, s)));
 
   if (rc != MCREPL_SUCCESS)
     return rc;

@@ -692,6 +692,20 @@ START_TEST(test_incr_non_numeric_binary) {
 }
 END_TEST
 
+/* The codes of a refused store are the text protocol's, documented. */
+START_TEST(test_refused_stores_binary) {
+  start_env(1, NULL, "--binary-protocol");
+  ck_rc(mcrepl_set(g_m, S("b-here"), S("v"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_add(g_m, S("b-here"), S("w"), 0, 0), MCREPL_NOTSTORED);
+  ck_rc(mcrepl_replace(g_m, S("b-gone"), S("w"), 0, 0), MCREPL_NOTSTORED);
+  ck_rc(mcrepl_append(g_m, S("b-gone"), S("w"), 0, 0), MCREPL_NOTSTORED);
+  ck_rc(mcrepl_prepend(g_m, S("b-gone"), S("w"), 0, 0), MCREPL_NOTSTORED);
+  ck_rc(mcrepl_cas(g_m, S("b-gone"), S("w"), 0, 0, 1), MCREPL_NOTFOUND);
+  ck_rc(mcrepl_cas(g_m, S("b-here"), S("w"), 0, 0, 999999), MCREPL_EXISTS);
+  assert_value(MPORT(0), "b-here", "v");
+}
+END_TEST
+
 START_TEST(test_negative_exptime_binary) {
   negative_exptime_expires("--binary-protocol");
 }
@@ -1468,6 +1482,7 @@ static void add_behaviour_tests(Suite *s) {
   tc = tcase(s, "binary", no_setup);
   tcase_add_test(tc, test_negative_exptime_binary);
   tcase_add_test(tc, test_incr_non_numeric_binary);
+  tcase_add_test(tc, test_refused_stores_binary);
   tcase_add_test(tc, test_lag_ends_at_arrival);
   tcase_add_test(tc, test_wait_hurries_the_sender);
   tc = tcase(s, "stats", setup_one_pair);
