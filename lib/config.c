@@ -63,6 +63,7 @@ static const opt_t opts[] = {
   INT_OPT("batch-max", batch_max, 1, BATCH_MAX),
   INT_OPT("batch-delay", batch_delay_us, 0, 1000000),
   INT_OPT("identity-interval", identity_interval_ms, 1, MS_MAX),
+  INT_OPT("pool-idle-timeout", pool_idle_ms, 1, MS_MAX),
   INT_OPT("resync-rate", resync_rate, 0, RATE_MAX),
   {"binary-protocol", K_FLAG, offsetof(mcrepl__config_t, binary_protocol),
    0, 0},
@@ -666,6 +667,7 @@ static void config_defaults(mcrepl__config_t *c)
   c->io_timeout_ms = 1000;
   c->shutdown_timeout_ms = 5000;
   c->retry_timeout_ms = 1000;
+  c->pool_idle_ms = 30000;
   c->backoff_max_ms = 1000;
   c->dead_timeout_ms = 30000;
   c->batch_max = 512;

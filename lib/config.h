@@ -54,6 +54,7 @@ typedef struct mcrepl__config {
   /* --identity-interval: how often the sender asks which node is behind
    * the vip; default 500 */
   int identity_interval_ms;
+  int pool_idle_ms;         /* --pool-idle-timeout; default 30000 */
   int resync_rate;          /* --resync-rate: items/s, 0 unlimited; 20000 */
   int resync_flush;         /* --resync-flush: empty the target first */
   /* --read-failover (default yes): a read the vip cannot answer is

@@ -1,8 +1,18 @@
 /* A stack of idle libmemcached handles (see pool.h). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "clock.h"
 #include "pool.h"
+
+/* libmemcached keeps socket timeouts in 32-bit microseconds. */
+static uint64_t socket_us(int ms)
+{
+  uint64_t us = (uint64_t)ms * 1000;
+
+  return us > INT32_MAX ? INT32_MAX : us;
+}
 
 static void set_behaviours(memcached_st *mc, const mcrepl__config_t *cfg)
 {
@@ -16,9 +26,9 @@ static void set_behaviours(memcached_st *mc, const mcrepl__config_t *cfg)
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
                          (uint64_t)cfg->io_timeout_ms);
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
-                         (uint64_t)cfg->io_timeout_ms * 1000);
+                         socket_us(cfg->io_timeout_ms));
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
-                         (uint64_t)cfg->io_timeout_ms * 1000);
+                         socket_us(cfg->io_timeout_ms));
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry_s);
   if (cfg->binary_protocol)
     memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
@@ -28,7 +38,9 @@ int mcrepl__pool_init(mcrepl__pool_t *p, const mcrepl__addr_t *server,
                       const mcrepl__config_t *cfg)
 {
   p->idle = NULL;
+  p->since = NULL;
   p->nidle = p->cap = 0;
+  p->idle_ns = mcrepl__ms_to_ns(cfg->pool_idle_ms);
   p->tmpl = memcached_create(NULL);
   if (!p->tmpl)
     return -1;
@@ -52,6 +64,7 @@ void mcrepl__pool_destroy(mcrepl__pool_t *p)
   for (i = 0; i < p->nidle; i++)
     memcached_free(p->idle[i]);
   free(p->idle);
+  free(p->since);
   memcached_free(p->tmpl);
   p->tmpl = NULL;
   pthread_mutex_destroy(&p->mu);
@@ -88,25 +101,55 @@ void mcrepl__pool_renew(mcrepl__pool_t *p)
   pthread_mutex_unlock(&p->mu);
 }
 
+/* Room for one more idle handle; -1 when out of memory. */
+static int grow(mcrepl__pool_t *p)
+{
+  size_t cap = p->cap ? p->cap * 2 : 8;
+  memcached_st **idle = realloc(p->idle, cap * sizeof *idle);
+  int64_t *since;
+
+  if (!idle)
+    return -1;
+  p->idle = idle;
+  since = realloc(p->since, cap * sizeof *since);
+  if (!since)
+    return -1;
+  p->since = since;
+  p->cap = cap;
+  return 0;
+}
+
+/* The handle at the bottom of the stack, when it has been idle too long:
+ * off the stack, for the caller to free outside the lock (closing may
+ * wait on the network). */
+static memcached_st *stale(mcrepl__pool_t *p, int64_t now)
+{
+  memcached_st *mc;
+
+  if (p->nidle == 0 || now - p->since[0] < p->idle_ns)
+    return NULL;
+  mc = p->idle[0];
+  p->nidle--;
+  memmove(p->idle, p->idle + 1, p->nidle * sizeof *p->idle);
+  memmove(p->since, p->since + 1, p->nidle * sizeof *p->since);
+  return mc;
+}
+
 void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc)
 {
+  int64_t now = mcrepl__now_ns();
+  memcached_st *old;
+
   pthread_mutex_lock(&p->mu);
-  if (gen_of(mc) != p->gen) {
+  old = stale(p, now);
+  if (gen_of(mc) != p->gen || (p->nidle == p->cap && grow(p) != 0)) {
     pthread_mutex_unlock(&p->mu);
     memcached_free(mc);
-    return;
+  } else {
+    p->idle[p->nidle] = mc;
+    p->since[p->nidle++] = now;
+    pthread_mutex_unlock(&p->mu);
   }
-  if (p->nidle == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 8;
-    memcached_st **idle = realloc(p->idle, cap * sizeof *idle);
-    if (!idle) {
-      pthread_mutex_unlock(&p->mu);
-      memcached_free(mc);
-      return;
-    }
-    p->idle = idle;
-    p->cap = cap;
-  }
-  p->idle[p->nidle++] = mc;
-  pthread_mutex_unlock(&p->mu);
+  if (old)
+    memcached_free(old);
 }

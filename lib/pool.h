@@ -6,13 +6,16 @@
 
 #include <libmemcached/memcached.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "config.h"
 
 typedef struct mcrepl__pool {
   pthread_mutex_t mu;
   memcached_st *tmpl;  /* configured once; the others are its clones */
-  memcached_st **idle;
+  memcached_st **idle; /* a stack: the bottom was idle longest */
+  int64_t *since;      /* when each was given back */
+  int64_t idle_ns;     /* one idle this long is closed */
   size_t nidle, cap;
   unsigned gen;        /* handles of an older one are not given out */
 } mcrepl__pool_t;
@@ -24,7 +27,9 @@ void mcrepl__pool_destroy(mcrepl__pool_t *p);
 /* A handle for the calling thread alone; NULL when out of memory. */
 memcached_st *mcrepl__pool_get(mcrepl__pool_t *p);
 /* Gives it back. A handle whose connection failed is kept: libmemcached
- * reconnects it by itself. */
+ * reconnects it by itself. Handles idle for --pool-idle-timeout are
+ * closed here, so that a burst of threads does not hold connections (a
+ * server's scarce slots) for good. */
 void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc);
 /* Forgets every handle's connection and failure state, e.g. when the vip
  * moved: libmemcached would otherwise keep a server it saw fail out of

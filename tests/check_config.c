@@ -108,7 +108,7 @@ START_TEST(test_every_option)
      "--queue-bytes=4096 --overflow=block --connect-timeout=1 "
      "--timeout=3600000 --shutdown-timeout=0 --retry-timeout=250 "
      "--backoff-max=30000 --batch-max=65536 --binary-protocol  \r\n"
-     "--dead-timeout=2500");
+     "--dead-timeout=2500 --pool-idle-timeout=7");
   ck_assert_uint_eq(cfg.npairs, 1);
   ck_assert_uint_eq(cfg.pairs[0].weight, 1000000);
   assert_addr(&cfg.pairs[0].master, "m1", 1, "m1:1");
@@ -123,6 +123,7 @@ START_TEST(test_every_option)
   ck_assert_int_eq(cfg.backoff_max_ms, 30000);
   ck_assert_int_eq(cfg.batch_max, 65536);
   ck_assert_int_eq(cfg.dead_timeout_ms, 2500);
+  ck_assert_int_eq(cfg.pool_idle_ms, 7);
   ck_assert_int_eq(cfg.binary_protocol, 1);
 }
 END_TEST

@@ -511,6 +511,44 @@ static void *order_writer(void *arg) {
   return NULL;
 }
 
+static void *one_set(void *arg) {
+  char key[32];
+  snprintf(key, sizeof key, "burst-%d", *(int *)arg);
+  *(int *)arg = mcrepl_set(g_m, S(key), S("v"), 0, 0);
+  return NULL;
+}
+
+/* A burst of callers, all inside a call at once (the master frozen under
+ * them), opens a connection each; once they are gone and the idle time
+ * has passed, the calls that follow close the extra connections. */
+START_TEST(test_pool_shrinks_after_a_burst) {
+  enum { N = 24 };
+  pthread_t th[N];
+  int arg[N];
+  long long burst, after;
+  start_env(1, NULL, "--pool-idle-timeout=300");
+  mc_pause(g_master[0]);
+  for (int t = 0; t < N; t++) {
+    arg[t] = t;
+    ck_assert_int_eq(pthread_create(&th[t], NULL, one_set, &arg[t]), 0);
+  }
+  mc_sleep_ms(150);
+  mc_resume(g_master[0]);
+  for (int t = 0; t < N; t++) {
+    pthread_join(th[t], NULL);
+    ck_rc(arg[t], MCREPL_SUCCESS);
+  }
+  burst = mc_raw_stat(MPORT(0), "curr_connections");
+  mc_sleep_ms(400);
+  for (int i = 0; i < 2 * N; i++)
+    ck_rc(mcrepl_set(g_m, S("after"), S("v"), 0, 0), MCREPL_SUCCESS);
+  mc_sleep_ms(50);
+  after = mc_raw_stat(MPORT(0), "curr_connections");
+  ck_assert_msg(burst - after >= N - 2, "connections %lld after the burst,"
+                " %lld after the idle time", burst, after);
+}
+END_TEST
+
 START_TEST(test_order_threads) {
   pthread_t th[ORDER_THREADS];
   writer_t w[ORDER_THREADS];
@@ -1483,6 +1521,7 @@ static void add_behaviour_tests(Suite *s) {
   tcase_add_test(tc, test_negative_exptime_binary);
   tcase_add_test(tc, test_incr_non_numeric_binary);
   tcase_add_test(tc, test_refused_stores_binary);
+  tcase_add_test(tc, test_pool_shrinks_after_a_burst);
   tcase_add_test(tc, test_lag_ends_at_arrival);
   tcase_add_test(tc, test_wait_hurries_the_sender);
   tc = tcase(s, "stats", setup_one_pair);
