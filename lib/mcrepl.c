@@ -787,25 +787,28 @@ typedef struct {
   size_t n;
 } keyset_t;
 
+/* *stopped is set when the callback asked to stop: told apart from a
+ * failure of the server's, which maps to MCREPL_FAILURE too, and after
+ * which the other pairs are still fetched. */
 static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
-                               mcrepl_get_cb cb, void *ctx, size_t *seen)
+                               mcrepl_get_cb cb, void *ctx, size_t *seen,
+                               int *stopped)
 {
   memcached_st *mc = mcrepl__pool_get(pool);
   memcached_result_st *res;
   memcached_return_t r;
-  int stopped = 0;
 
   if (!mc)
     return MCREPL_NOMEM;
   r = memcached_mget(mc, ks->keys, ks->lens, ks->n);
   if (memcached_success(r)) {
     while ((res = memcached_fetch_result(mc, NULL, &r)) != NULL) {
-      if (!stopped &&
+      if (!*stopped &&
           cb(ctx, memcached_result_key_value(res),
              memcached_result_key_length(res), memcached_result_value(res),
              memcached_result_length(res), memcached_result_flags(res),
              memcached_result_cas(res)) != 0)
-        stopped = 1; /* drain the rest so the handle stays usable */
+        *stopped = 1; /* drain the rest so the handle stays usable */
       memcached_result_free(res);
       ++*seen;
     }
@@ -813,7 +816,7 @@ static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
       r = fetch_end(mc, r);
   }
   mcrepl__pool_put(pool, mc);
-  if (stopped)
+  if (*stopped)
     return MCREPL_FAILURE;
   if (r == MEMCACHED_END || r == MEMCACHED_NOTFOUND || memcached_success(r))
     return MCREPL_SUCCESS;
@@ -821,7 +824,7 @@ static mcrepl_return_t mget_on(mcrepl__pool_t *pool, const keyset_t *ks,
 }
 
 static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
-                                 mcrepl_get_cb cb, void *ctx)
+                                 mcrepl_get_cb cb, void *ctx, int *stopped)
 {
   mcrepl_return_t rc = MCREPL_FAILURE;
   mcrepl__pool_t *pools[3];
@@ -830,7 +833,7 @@ static mcrepl_return_t mget_pair(mcrepl__pair_t *p, const keyset_t *ks,
   /* Only a fetch that returned nothing can be asked again: the callback
    * must not see a key twice. */
   for (i = 0; i < n; i++) {
-    rc = mget_on(pools[i], ks, cb, ctx, &seen);
+    rc = mget_on(pools[i], ks, cb, ctx, &seen, stopped);
     if (seen > 0 || !try_next(p, pools[i], rc))
       break;
   }
@@ -862,6 +865,7 @@ MCREPL_API mcrepl_return_t mcrepl_mget(mcrepl_t *m, const char *const *keys,
   mcrepl_return_t rc = mget_check(m, keys, key_lens, n, cb), r;
   keyset_t ks;
   size_t *owner, i, j;
+  int stopped = 0;
 
   if (rc != MCREPL_SUCCESS || n == 0)
     return rc;
@@ -882,11 +886,11 @@ MCREPL_API mcrepl_return_t mcrepl_mget(mcrepl_t *m, const char *const *keys,
       }
     if (ks.n == 0)
       continue;
-    r = mget_pair(&m->pairs[j], &ks, cb, ctx);
-    if (r == MCREPL_FAILURE)
-      rc = r;
-    if (r == MCREPL_FAILURE)
+    r = mget_pair(&m->pairs[j], &ks, cb, ctx, &stopped);
+    if (stopped) {
+      rc = MCREPL_FAILURE;
       break;
+    }
     if (r != MCREPL_SUCCESS && rc == MCREPL_SUCCESS)
       rc = r;
   }
@@ -941,6 +945,7 @@ MCREPL_API mcrepl_return_t mcrepl_key_pair(const mcrepl_t *m,
 static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
 {
   mcrepl__queue_counts_t c;
+  int idx;
 
   mcrepl__queue_counts(&p->q, &c);
   st->master = p->conf->master.text;
@@ -962,8 +967,10 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->reconnects = atomic_load(&p->st.reconnects);
   st->slave_restarts = atomic_load(&p->st.slave_restarts);
   st->batches = atomic_load(&p->st.batches);
-  st->current_master = p->node[atomic_load(&p->master_idx)]->text;
-  st->current_slave = mcrepl__slave_addr(p)->text;
+  /* One load: a switch between two would name one node twice. */
+  idx = atomic_load(&p->master_idx);
+  st->current_master = p->node[idx]->text;
+  st->current_slave = p->node[1 - idx]->text;
   st->vip_changes = atomic_load(&p->vip_changes);
   st->read_failovers = atomic_load(&p->read_failovers);
   st->lag_read_timed = atomic_load(&p->st.lag_read_timed);
