@@ -31,22 +31,40 @@ static void teardown(void)
   mc_stop(g_s);
 }
 
-/* Runs the CLI with args; returns its exit status, output in out. */
-static int cli(const char *args, char *out, size_t len)
+/* Runs the shell command cmd; returns its exit status, what it wrote to
+ * standard output in out. */
+static int sh(const char *cmd, char *out, size_t len)
 {
-  char cmd[512];
   size_t n;
   FILE *f;
   int st;
 
-  snprintf(cmd, sizeof cmd, CLI " --config='%s' %s 2>/dev/null", g_conf,
-           args);
   f = popen(cmd, "r");
   ck_assert_ptr_nonnull(f);
   n = fread(out, 1, len - 1, f);
   out[n] = '\0';
   st = pclose(f);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs the CLI with args; returns its exit status, output in out. */
+static int cli(const char *args, char *out, size_t len)
+{
+  char cmd[512];
+
+  snprintf(cmd, sizeof cmd, CLI " --config='%s' %s 2>/dev/null", g_conf,
+           args);
+  return sh(cmd, out, len);
+}
+
+/* As cli(), but out holds standard error, where usage errors go. */
+static int cli_err(const char *args, char *out, size_t len)
+{
+  char cmd[512];
+
+  snprintf(cmd, sizeof cmd, CLI " --config='%s' %s 2>&1 >/dev/null",
+           g_conf, args);
+  return sh(cmd, out, len);
 }
 
 /* JSON ------------------------------------------------------------------- */
@@ -236,6 +254,137 @@ START_TEST(test_exit_codes)
 }
 END_TEST
 
+/* Usage errors ----------------------------------------------------------- */
+
+/* A cas token of 0 is the caller's mistake, refused before any server
+ * is asked, not a failure (exit 3). */
+START_TEST(test_cas_zero)
+{
+  char out[512];
+
+  ck_assert_int_eq(cli("set a 1", out, sizeof out), 0);
+  ck_assert_int_eq(cli_err("cas a 0 2", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "CAS must be at least 1") != NULL, "%s", out);
+  ck_assert_int_eq(cli("get a", out, sizeof out), 0);
+  ck_assert_str_eq(out, "1");
+}
+END_TEST
+
+/* fill's COUNT is named as such, not as incr's DELTA. */
+START_TEST(test_fill_count_message)
+{
+  char out[512];
+
+  ck_assert_int_eq(cli_err("fill k abc", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "COUNT is not a number: 'abc'") != NULL, "%s",
+                out);
+  ck_assert_ptr_null(strstr(out, "DELTA"));
+}
+END_TEST
+
+/* --help lists every option the failover commands take. */
+START_TEST(test_help_failover_options)
+{
+  static char out[16384];
+  const char *check, *resync, *status;
+
+  ck_assert_int_eq(sh(CLI " --help", out, sizeof out), 0);
+  check = strstr(out, "  check --node=");
+  resync = strstr(out, "  resync --from=");
+  status = strstr(out, "  status [--config=STRING]");
+  ck_assert_msg(check && resync && status, "%s", out);
+  /* --options= within each of check's and resync's entries. */
+  ck_assert_ptr_nonnull(strstr(check, "[--options=STRING]"));
+  ck_assert(strstr(check, "[--options=STRING]") < resync);
+  ck_assert_ptr_nonnull(strstr(resync, "[--options=STRING]"));
+  ck_assert(strstr(resync, "[--options=STRING]") < status);
+}
+END_TEST
+
+/* resync --if-needed with a malformed address: the usage error that
+ * resync gives without --if-needed, never "nothing to do" and 0. */
+START_TEST(test_resync_if_needed_bad_address)
+{
+  char cmd[256], out[512];
+
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:99999 --if-needed 2>/dev/null", g_m->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_str_eq(out, "");
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:99999 --if-needed 2>&1 >/dev/null", g_m->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "127.0.0.1:99999") != NULL, "%s", out);
+}
+END_TEST
+
+/* Failover commands ------------------------------------------------------ */
+
+/* status after --config=STRING, as every other command takes it, and
+ * check after its --options=; after "--config STRING" a clear error. */
+START_TEST(test_failover_after_options)
+{
+  char cmd[512], out[2048], want[64];
+
+  ck_assert_int_eq(cli("status", out, sizeof out), 0);
+  snprintf(want, sizeof want, "  master  127.0.0.1:%d", g_m->port);
+  ck_assert_msg(strstr(out, "pair 0\n") && strstr(out, want), "%s", out);
+  snprintf(want, sizeof want, "  slave   127.0.0.1:%d", g_s->port);
+  ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+
+  snprintf(cmd, sizeof cmd, CLI " --options=--read-only -q check "
+           "--node=127.0.0.1:%d --peer=127.0.0.1:%d 2>/dev/null", g_m->port,
+           g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+  ck_assert_str_eq(out, "");
+
+  snprintf(cmd, sizeof cmd, CLI " --config '%s' status 2>&1 >/dev/null",
+           g_conf);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'status' must come first: mcrepl-cli status")
+                != NULL, "%s", out);
+}
+END_TEST
+
+/* status fails (3) when no node of a pair answers, not when one does. */
+START_TEST(test_status_all_down)
+{
+  char out[2048];
+
+  mc_kill(g_s);
+  ck_assert_int_eq(cli("status", out, sizeof out), 0);
+  mc_kill(g_m);
+  ck_assert_int_eq(cli("status", out, sizeof out), 3);
+  ck_assert_ptr_nonnull(strstr(out, "pair 0\n"));
+}
+END_TEST
+
+/* stats reports every pair, beyond the 64 it once stopped at. Nodes that
+ * do not answer are reported down: nothing needs to listen there. */
+START_TEST(test_stats_many_pairs)
+{
+  static char cmd[8192], out[1 << 20];
+  size_t n = 0;
+  int i, pairs = 0;
+  const char *p;
+
+  n += (size_t)snprintf(cmd + n, sizeof cmd - n, CLI " --config='");
+  for (i = 0; i < 65; i++)
+    n += (size_t)snprintf(cmd + n, sizeof cmd - n,
+                          " --pair=127.0.1.%d:1,127.0.2.%d:1", i + 1, i + 1);
+  snprintf(cmd + n, sizeof cmd - n, "' stats 2>/dev/null");
+  ck_assert_uint_lt(n, sizeof cmd - 32);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+  ck_assert_msg(!strncmp(out, "65 pairs ", 9), "%.200s", out);
+  for (p = out; (p = strstr(p, "pair ")) != NULL; p++)
+    if (p == out || p[-1] == '\n')
+      pairs++;
+  ck_assert_int_eq(pairs, 65);
+  ck_assert_ptr_nonnull(strstr(out, "\npair 64\n"));
+  ck_assert_ptr_nonnull(strstr(out, "127.0.2.65:1  down"));
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("cli");
@@ -246,6 +395,13 @@ int main(void)
   tcase_add_test(tc, test_stats_json);
   tcase_add_test(tc, test_stats_prometheus);
   tcase_add_test(tc, test_exit_codes);
+  tcase_add_test(tc, test_cas_zero);
+  tcase_add_test(tc, test_fill_count_message);
+  tcase_add_test(tc, test_help_failover_options);
+  tcase_add_test(tc, test_resync_if_needed_bad_address);
+  tcase_add_test(tc, test_failover_after_options);
+  tcase_add_test(tc, test_status_all_down);
+  tcase_add_test(tc, test_stats_many_pairs);
   suite_add_tcase(s, tc);
   return run_suite(s);
 }

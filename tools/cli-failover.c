@@ -47,13 +47,23 @@ static int take(const char *arg, const char *name, const char **slot)
   return 1;
 }
 
-static int parse(int argc, char **argv, fopts_t *o)
+static int is_flag(const char *a)
+{
+  return !strcmp(a, "--flush") || !strcmp(a, "--if-needed") ||
+         !strcmp(a, "-q") || !strcmp(a, "--quiet");
+}
+
+/* The command's options: every word of argv but argv[0] and the command
+ * itself, argv[cmd], whether before or after it. */
+static int parse(int argc, char **argv, int cmd, fopts_t *o)
 {
   int i;
 
   memset(o, 0, sizeof *o);
-  for (i = 2; i < argc; i++) {
+  for (i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (i == cmd)
+      continue;
     if (!strcmp(a, "--flush"))
       o->flush = 1;
     else if (!strcmp(a, "--if-needed"))
@@ -65,7 +75,8 @@ static int parse(int argc, char **argv, fopts_t *o)
                take(a, "--rate", &o->rate) ||
                take(a, "--options", &o->options) ||
                take(a, "--config", &o->config))) {
-      fprintf(stderr, "mcrepl-cli %s: unknown argument '%s'\n", argv[1], a);
+      fprintf(stderr, "mcrepl-cli %s: unknown argument '%s'\n", argv[cmd],
+              a);
       return USAGE;
     }
   }
@@ -146,6 +157,15 @@ static int needed(const fopts_t *o, int *code)
 
   if (h == MCREPL_HEALTH_EMPTY || h == MCREPL_HEALTH_STALE)
     return 1;
+  /* A malformed address is the caller's mistake, not "nothing to do":
+   * the same usage error as without --if-needed, so that a script that
+   * runs it sees the typo instead of a success. */
+  if (h == MCREPL_HEALTH_ERROR) {
+    fprintf(stderr, "mcrepl-cli: resync %s -> %s: %s\n", o->from, o->to,
+            why);
+    *code = USAGE;
+    return 0;
+  }
   if (!o->quiet)
     printf("nothing to do: %s\n", why);
   *code = h == MCREPL_HEALTH_DOWN ? FAIL : OK;
@@ -213,7 +233,8 @@ static void status_node(const char *role, const mcrepl_node_info_t *n,
            "down");
 }
 
-static void status_pair(mcrepl_t *m, size_t i)
+/* Returns 0, or -1 when neither node of the pair answered. */
+static int status_pair(mcrepl_t *m, size_t i)
 {
   mcrepl_node_info_t n[3];
   mcrepl_pair_stats_t s;
@@ -232,6 +253,7 @@ static void status_pair(mcrepl_t *m, size_t i)
          "dirty %s\n", (unsigned long long)s.queued,
          (unsigned long long)s.replicated, (unsigned long long)s.dropped,
          s.dirty ? "yes" : "no");
+  return n[0].up || n[1].up ? 0 : -1;
 }
 
 static int run_status(const fopts_t *o)
@@ -240,6 +262,7 @@ static int run_status(const fopts_t *o)
   char err[256];
   mcrepl_t *m;
   size_t i;
+  int code = OK;
 
   if (!config || !config[0])
     return usage("no configuration: use --config=STRING or MCREPL_CONFIG");
@@ -248,25 +271,49 @@ static int run_status(const fopts_t *o)
     fprintf(stderr, "mcrepl-cli: bad configuration: %s\n", err);
     return USAGE;
   }
+  /* A pair of which no node answers serves nobody: a monitoring job
+   * that runs status must see a failure, not a table of "down". */
   for (i = 0; i < mcrepl_pair_count(m); i++)
-    status_pair(m, i);
+    if (status_pair(m, i) != 0) {
+      fprintf(stderr, "mcrepl-cli: status: no node of pair %zu answers\n",
+              i);
+      code = FAIL;
+    }
   mcrepl_destroy(m);
-  return OK;
+  return code;
 }
 
+int mcrepl_cli_is_failover(const char *word)
+{
+  return !strcmp(word, "check") || !strcmp(word, "resync") ||
+         !strcmp(word, "status");
+}
+
+/* --NAME=VALUE, or one of the flags. */
+static int leading_option(const char *a)
+{
+  return is_flag(a) || (a[0] == '-' && a[1] == '-' && a[2] != '\0' &&
+                        a[2] != '=' && strchr(a, '=') != NULL);
+}
+
+/* The command may follow options, as in "mcrepl-cli --config=S status",
+ * but only options of this parser's own form (--NAME=VALUE and the
+ * flags): after "--config S" or "--", the word could be an argument of
+ * another command, so mcrepl-cli.c refuses it with a message instead. */
 int mcrepl_cli_failover(int argc, char **argv)
 {
   fopts_t o;
-  int code;
+  int cmd = 1, code;
 
-  if (argc < 2 || (strcmp(argv[1], "check") && strcmp(argv[1], "resync") &&
-                   strcmp(argv[1], "status")))
+  while (cmd < argc && leading_option(argv[cmd]))
+    cmd++;
+  if (cmd >= argc || !mcrepl_cli_is_failover(argv[cmd]))
     return -1;
-  if ((code = parse(argc, argv, &o)) != OK)
+  if ((code = parse(argc, argv, cmd, &o)) != OK)
     return code;
-  if (!strcmp(argv[1], "check"))
+  if (!strcmp(argv[cmd], "check"))
     return run_check(&o);
-  if (!strcmp(argv[1], "resync"))
+  if (!strcmp(argv[cmd], "resync"))
     return run_resync(&o);
   return run_status(&o);
 }

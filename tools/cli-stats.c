@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mcrepl/mcrepl.h>
@@ -204,17 +205,24 @@ static void prometheus(const pair_view_t *v, size_t n)
 int mcrepl_cli_stats(mcrepl_t *m, int format)
 {
   size_t i, n = mcrepl_pair_count(m);
-  pair_view_t v[64];
+  pair_view_t *v;
   int rc = 0;
 
-  /* Pairs beyond 64 are left out of one report rather than allocated. */
-  if (n > sizeof v / sizeof v[0])
-    n = sizeof v / sizeof v[0];
+  /* Every pair, however many the configuration holds: a report that
+   * silently left some out would look complete. Prometheus needs them
+   * all loaded before it prints, metric by metric. */
+  v = calloc(n ? n : 1, sizeof *v);
+  if (v == NULL) {
+    fprintf(stderr, "mcrepl-cli: stats: out of memory for %zu pairs\n",
+            n);
+    return -1;
+  }
   for (i = 0; i < n; i++)
     if (load(m, i, &v[i]) != 0)
       rc = -1;
   if (format == CLI_PROMETHEUS) {
     prometheus(v, n);
+    free(v);
     return rc;
   }
   if (format == CLI_JSON)
@@ -229,5 +237,6 @@ int mcrepl_cli_stats(mcrepl_t *m, int format)
       table(i, &v[i]);
   if (format == CLI_JSON)
     printf("]}\n");
+  free(v);
   return rc;
 }

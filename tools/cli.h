@@ -2,9 +2,13 @@
 #ifndef MCREPL_CLI_H
 #define MCREPL_CLI_H
 
-/* Runs check, resync or status when argv[1] names one of them and
- * returns the exit code; -1 when argv is for another command. */
+/* Runs check, resync or status when argv names one of them, first or
+ * after options of the --NAME=VALUE form, and returns the exit code; -1
+ * when argv is for another command. */
 int mcrepl_cli_failover(int argc, char **argv);
+
+/* 1 when word is check, resync or status. */
+int mcrepl_cli_is_failover(const char *word);
 
 struct mcrepl;
 

@@ -28,6 +28,9 @@
 
 #define CONFIRM_MS 2000     /* post-write wait for the slave */
 #define WAIT_DEFAULT_MS 5000
+/* The library's --shutdown-timeout default, for --help's arithmetic:
+ * mcrepl_destroy drains that long after CONFIRM_MS ran out. */
+#define SHUTDOWN_DEFAULT_MS 5000
 
 /* memcached reads exptime as a signed 32-bit number; refusing larger
  * values here gives a clear usage error instead of a server error. */
@@ -60,7 +63,7 @@ typedef struct req {
   const char *value;
   size_t value_len;
   char *value_buf;      /* owns value when it came from stdin */
-  uint64_t num;         /* CAS or DELTA */
+  uint64_t num;         /* CAS, DELTA or COUNT */
   time_t exptime;       /* --exptime, EXPTIME or DELAY */
   uint32_t flags;
   int timeout_ms;
@@ -72,7 +75,7 @@ typedef struct command {
   const char *name;
   const char *synopsis;
   /* One letter per argument: k KEY, v VALUE (stdin when absent), c CAS,
-   * d DELTA, e EXPTIME, D DELAY, t TIMEOUT_MS. */
+   * d DELTA, n COUNT, e EXPTIME, D DELAY, t TIMEOUT_MS. */
   const char *sig;
   int min_args;
   unsigned flags;
@@ -271,7 +274,7 @@ static const command_t commands[] = {
    "change the item's expiry"},
   {"flush", "[DELAY]", "D", 0, F_WRITE, run_flush, NULL, NULL,
    "invalidate every item, now or in DELAY seconds"},
-  {"fill", "PREFIX COUNT", "kd", 2, F_WRITE | F_STORE | F_STATS, run_fill,
+  {"fill", "PREFIX COUNT", "kn", 2, F_WRITE | F_STORE | F_STATS, run_fill,
    NULL, NULL, "set COUNT keys PREFIX0..., then print the counters"},
   {"stats", "", "", 0, F_STATS, run_stats, NULL, NULL,
    "replication counters and each server's item count"},
@@ -306,7 +309,10 @@ static void usage(void)
     printf("  %-22s %s\n", head, commands[i].help);
   }
   printf("\nVALUE is read from standard input when omitted or '-'.\n"
-         "Write commands wait up to %d ms for the slave before exiting.\n"
+         "Write commands wait up to %d ms for the slave to confirm; then\n"
+         "the handle drains what is still queued for up to the\n"
+         "configuration's --shutdown-timeout (5000 ms by default): with\n"
+         "the slave down, a write takes about %d s.\n"
          "\nOptions (anywhere before '--'):\n"
          "  --config=STRING   mcrepl configuration, e.g.\n"
          "                    \"--pair=192.0.2.11:11211,192.0.2.12:11211\";\n"
@@ -320,20 +326,27 @@ static void usage(void)
          "  -h, --help        show this help\n"
          "  --version         show the library's version\n"
          "  --                end of options (for a VALUE starting with "
-         "--)\n\n"
-         "\nOperating a pair with keepalived (see mcrepl-cli(1)):\n"
-         "  check --node=HOST:PORT [--peer=HOST:PORT] [-q]\n"
+         "--)\n"
+         "\nOperating a pair with keepalived (see mcrepl-cli(1)); their\n"
+         "options are --NAME=VALUE only, before or after the command:\n"
+         "  check --node=HOST:PORT [--peer=HOST:PORT] [--options=STRING]\n"
+         "        [-q]\n"
          "                    health check for track_script: exit 0 when\n"
          "                    the node may be master, 1 when not\n"
          "  resync --from=HOST:PORT --to=HOST:PORT [--rate=ITEMS_PER_S]\n"
-         "         [--flush] [--if-needed] [-q]\n"
+         "         [--flush] [--if-needed] [--options=STRING] [-q]\n"
          "                    copy the live master into its returning\n"
          "                    peer (add: newer writes win); rerunnable\n"
-         "  status            per pair: which node is behind the vip,\n"
-         "                    item counts, health\n\n"
+         "  status [--config=STRING]\n"
+         "                    per pair: which node is behind the vip,\n"
+         "                    item counts, health; exit 3 when no node\n"
+         "                    of some pair answers\n"
+         "  --options=STRING  mcrepl options for check and resync, e.g.\n"
+         "                    --options=--timeout=500\n\n"
          "Exit status: 0 success; 1 not found, not stored or cas "
          "mismatch;\n2 usage or configuration error; 3 server, "
-         "connection or other failure.\n", CONFIRM_MS);
+         "connection or other failure.\n", CONFIRM_MS,
+         (CONFIRM_MS + SHUTDOWN_DEFAULT_MS + 999) / 1000);
 }
 
 /* Command line. --------------------------------------------------------- */
@@ -425,8 +438,8 @@ static int parse_argv(int argc, char **argv, opts_t *o)
 
 /* Strict decimal: only digits, so that "-1", " 5", "+5", "0x10" and ""
  * are refused instead of being wrapped or read in part by strtoull. */
-static int parse_u64(const char *s, uint64_t max, const char *what,
-                     uint64_t *out)
+static int parse_u64(const char *s, uint64_t min, uint64_t max,
+                     const char *what, uint64_t *out)
 {
   char *end;
   unsigned long long v;
@@ -439,9 +452,12 @@ static int parse_u64(const char *s, uint64_t max, const char *what,
   v = strtoull(s, &end, 10);
   if (*end != '\0')
     return usage_error("%s is not a number: '%s'", what, s);
+  if (errno != ERANGE && v < min)
+    return usage_error("%s must be at least %" PRIu64 ": '%s'", what, min,
+                       s);
   if (errno == ERANGE || v > max)
-    return usage_error("%s is out of range (0 to %" PRIu64 "): '%s'", what,
-                       max, s);
+    return usage_error("%s is out of range (%" PRIu64 " to %" PRIu64
+                       "): '%s'", what, min, max, s);
   *out = v;
   return 0;
 }
@@ -503,20 +519,24 @@ static int parse_arg(char c, const char *arg, req_t *r)
     r->value_len = strlen(arg);
     return 0;
   case 'c':
-    return parse_u64(arg, UINT64_MAX, "CAS", &r->num);
+    /* memcached never hands out a cas of 0 and the library refuses it:
+     * say so here rather than fail as if the server had. */
+    return parse_u64(arg, 1, UINT64_MAX, "CAS", &r->num);
   case 'd':
-    return parse_u64(arg, UINT64_MAX, "DELTA", &r->num);
+    return parse_u64(arg, 0, UINT64_MAX, "DELTA", &r->num);
+  case 'n':
+    return parse_u64(arg, 0, UINT64_MAX, "COUNT", &r->num);
   case 'e':
   case 'D':
     if (arg != NULL)
-      code = parse_u64(arg, EXPTIME_MAX, c == 'e' ? "EXPTIME" : "DELAY",
-                       &v);
+      code = parse_u64(arg, 0, EXPTIME_MAX,
+                       c == 'e' ? "EXPTIME" : "DELAY", &v);
     r->exptime = (time_t)v;
     return code;
   case 't':
     v = WAIT_DEFAULT_MS;
     if (arg != NULL)
-      code = parse_u64(arg, INT_MAX, "TIMEOUT_MS", &v);
+      code = parse_u64(arg, 0, INT_MAX, "TIMEOUT_MS", &v);
     r->timeout_ms = (int)v;
     return code;
   }
@@ -541,12 +561,12 @@ static int check_options(const opts_t *o, req_t *r)
             "expiry; --exptime and --flags are ignored\n", c->name);
   r->verbose = o->verbose;
   if (o->exptime) {
-    if (parse_u64(o->exptime, EXPTIME_MAX, "--exptime", &v) != 0)
+    if (parse_u64(o->exptime, 0, EXPTIME_MAX, "--exptime", &v) != 0)
       return CLI_USAGE;
     r->exptime = (time_t)v;
   }
   if (o->flags) {
-    if (parse_u64(o->flags, UINT32_MAX, "--flags", &v) != 0)
+    if (parse_u64(o->flags, 0, UINT32_MAX, "--flags", &v) != 0)
       return CLI_USAGE;
     r->flags = (uint32_t)v;
   }
@@ -569,6 +589,12 @@ static int prepare(const opts_t *o, req_t *r)
   }
   if (o->nargs == 0)
     return usage_error("no command given");
+  /* mcrepl_cli_failover() already took a failover command that came
+   * first or after --NAME=VALUE options; here one followed "--NAME VALUE"
+   * or "--", where it might be another command's argument. */
+  if (mcrepl_cli_is_failover(o->args[0]))
+    return usage_error("'%s' must come first: " PROG " %s [OPTION]...",
+                       o->args[0], o->args[0]);
   if ((c = find_command(o->args[0])) == NULL)
     return usage_error("unknown command '%s'", o->args[0]);
   r->cmd = c;
