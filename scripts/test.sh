@@ -138,6 +138,7 @@ main() {
   stage run_user_program || rc=1
   run_suite bash scripts/bench-smoke.sh tools/mcrepl-bench || rc=1
   run_suite bash tests/failover/check-script.sh || rc=1
+  run_suite bash tests/failover/notify-script.sh || rc=1
   run_suite bash tests/failover/run.sh || rc=1
   run_suite bash scripts/hardening.sh || rc=1
   run_suite bash scripts/packaging.sh || rc=1

@@ -73,11 +73,16 @@ parse_args() {
   ((WORKER == 1 || ${#POS[@]} >= 3)) || usage
 }
 
+# Best effort, as every write to the state directory here: under set -e
+# a full disk or an unwritable directory would otherwise end the script
+# before it acts (a MASTER would not stop the worker copying into it).
 log() {
   local line
   line="$(date '+%F %T.%N') mcrepl-notify[$$]: $*"
-  printf '%s\n' "$line" >>"$STATE_DIR/events.log"
-  [[ -z $LOG_FILE ]] || printf '%s\n' "$line" >>"$LOG_FILE"
+  printf '%s\n' "$line" 2>/dev/null >>"$STATE_DIR/events.log" || true
+  if [[ -n $LOG_FILE ]]; then
+    printf '%s\n' "$line" 2>/dev/null >>"$LOG_FILE" || true
+  fi
   logger -t mcrepl-notify -- "$*" 2>/dev/null || true
 }
 
@@ -100,16 +105,20 @@ worker_running() {
 }
 
 start_worker() {
+  local out=$STATE_DIR/resync.log
   if worker_running; then
     log "$1: a resync is already running"
     return 0
   fi
   log "$1: starting a resync of $SELF from $PEER in the background"
+  # Without its log the worker still runs: a failed redirection would
+  # silently leave the node without a resync.
+  { : >>"$out"; } 2>/dev/null || out=/dev/null
   setsid "$0" --worker "--cli=$CLI" "--state-dir=$STATE_DIR" \
     "--self=$SELF" "--peer=$PEER" "--wait=$WAIT_S" \
     ${LOG_FILE:+"--log=$LOG_FILE"} \
     "${RESYNC_ARGS[@]/#/--resync-arg=}" \
-    </dev/null >>"$STATE_DIR/resync.log" 2>&1 8>&- &
+    </dev/null >>"$out" 2>&1 8>&- &
 }
 
 stop_worker() {
@@ -127,7 +136,7 @@ worker() {
   local deadline=$((SECONDS + WAIT_S)) pause=2 rc waiting='' t0 why
   exec 9>>"$STATE_DIR/worker.lock"
   flock -n 9 || exit 0
-  echo "$$" >"$STATE_DIR/worker.pid"
+  echo "$$" 2>/dev/null >"$STATE_DIR/worker.pid" || true
   trap 'rm -f "$STATE_DIR/worker.pid"' EXIT
   trap 'log "worker stopped"; exit 143' TERM
   while ((SECONDS < deadline)); do
@@ -154,7 +163,7 @@ worker() {
     "$CLI" resync "--from=$PEER" "--to=$SELF" --flush "${RESYNC_ARGS[@]}" ||
       rc=$?
     if ((rc == 0)); then
-      rm -f "$STATE_DIR/pending"
+      rm -f "$STATE_DIR/pending" 2>/dev/null || true
       log "resync done: $PEER -> $SELF in" \
         "$((($(date +%s%N) - t0) / 1000000)) ms"
       exit 0
@@ -170,29 +179,34 @@ worker() {
 # One transition. Transitions are handled one at a time (notify.lock).
 transition() {
   local state=$1 prev=INIT
-  exec 8>>"$STATE_DIR/notify.lock"
-  flock -w 10 8 || true
-  [[ -f $STATE_DIR/state ]] && prev=$(<"$STATE_DIR/state")
-  printf '%s\n' "$state" >"$STATE_DIR/state"
+  # The lock and the state files are best effort too (see log()).
+  { exec 8>>"$STATE_DIR/notify.lock"; } 2>/dev/null || true
+  flock -w 10 8 2>/dev/null || true
+  if [[ -f $STATE_DIR/state ]]; then
+    prev=$(<"$STATE_DIR/state") 2>/dev/null || prev=INIT
+  fi
+  printf '%s\n' "$state" 2>/dev/null >"$STATE_DIR/state" || true
   log "state $prev -> $state"
   case $state in
     FAULT)
       if worker_running; then
         log "FAULT: a resync is already running"
       else
-        touch "$STATE_DIR/pending"
+        touch "$STATE_DIR/pending" 2>/dev/null || true
         start_worker FAULT
       fi
       ;;
     BACKUP)
-      [[ $prev == MASTER ]] && touch "$STATE_DIR/pending"
-      if [[ -f $STATE_DIR/pending ]]; then
+      if [[ $prev == MASTER ]]; then
+        touch "$STATE_DIR/pending" 2>/dev/null || true
+      fi
+      if [[ $prev == MASTER || -f $STATE_DIR/pending ]]; then
         start_worker BACKUP
       fi
       ;;
     MASTER)
       stop_worker MASTER
-      rm -f "$STATE_DIR/pending"
+      rm -f "$STATE_DIR/pending" 2>/dev/null || true
       ;;
     STOP) stop_worker STOP ;;
   esac
