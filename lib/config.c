@@ -306,7 +306,7 @@ static int ip_bytes(const char *host, unsigned char out[16],
 }
 
 /* Same node: same port, and same address when both are IP literals
- * (so "[::1]" matches "[0:0::1]", "[::ffff:10.0.0.1]" "10.0.0.1"; two
+ * (so "[::1]" matches "[0:0::1]", "[::ffff:192.0.2.1]" "192.0.2.1"; two
  * zones must agree, a missing zone agrees with any), else
  * host names equal ignoring case. Names are not resolved: "localhost"
  * and "127.0.0.1" differ here. */

@@ -228,7 +228,7 @@ END_TEST
 START_TEST(test_distinct_spellings)
 {
   ok("--pair=[fe80::1%eth0],[fe80::1%eth1] --pair=localhost,127.0.0.1 "
-     "--pair=[::ffff:10.0.0.1],[::10.0.0.1]");
+     "--pair=[::ffff:192.0.2.1],[::192.0.2.1]");
   ck_assert_uint_eq(cfg.npairs, 3);
 }
 END_TEST
@@ -370,7 +370,7 @@ static const struct {
    NULL},
   {"--pair=[::1]:1,[::1%lo]:1", "master and slave are the same", NULL},
   {"--pair=[fe80::1%eth0],[fe80::1%ETH0]", "master and slave are the", NULL},
-  {"--pair=a,b --pair=[::ffff:10.0.0.1],[::ffff:a00:1]:11211", "same",
+  {"--pair=a,b --pair=[::ffff:192.0.2.1],[::ffff:c000:201]:11211", "same",
    NULL},
   {"--pair=a,b,vip=a", "--pair \"a,b,vip=a\": vip is the master", NULL},
   {"--pair=a,b --pair=a,b", "--pair \"a,b\": \"a:11211\" is already", NULL},
