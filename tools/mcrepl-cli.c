@@ -311,7 +311,7 @@ static void usage(void)
   printf("\nVALUE is read from standard input when omitted or '-'.\n"
          "Write commands wait up to %d ms for the slave to confirm; then\n"
          "the handle drains what is still queued for up to the\n"
-         "configuration's --shutdown-timeout (5000 ms by default): with\n"
+         "configuration's --shutdown-timeout (%d ms by default): with\n"
          "the slave down, a write takes about %d s.\n"
          "\nOptions (anywhere before '--'):\n"
          "  --config=STRING   mcrepl configuration, e.g.\n"
@@ -345,7 +345,7 @@ static void usage(void)
          "                    --options=--timeout=500\n\n"
          "Exit status: 0 success; 1 not found, not stored or cas "
          "mismatch;\n2 usage or configuration error; 3 server, "
-         "connection or other failure.\n", CONFIRM_MS,
+         "connection or other failure.\n", CONFIRM_MS, SHUTDOWN_DEFAULT_MS,
          (CONFIRM_MS + SHUTDOWN_DEFAULT_MS + 999) / 1000);
 }
 
