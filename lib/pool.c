@@ -38,7 +38,6 @@ int mcrepl__pool_init(mcrepl__pool_t *p, const mcrepl__addr_t *server,
                       const mcrepl__config_t *cfg)
 {
   p->idle = NULL;
-  p->since = NULL;
   p->nidle = p->cap = 0;
   p->idle_ns = mcrepl__ms_to_ns(cfg->pool_idle_ms);
   p->tmpl = memcached_create(NULL);
@@ -62,9 +61,8 @@ void mcrepl__pool_destroy(mcrepl__pool_t *p)
   if (!p->tmpl)
     return;
   for (i = 0; i < p->nidle; i++)
-    memcached_free(p->idle[i]);
+    memcached_free(p->idle[i].mc);
   free(p->idle);
-  free(p->since);
   memcached_free(p->tmpl);
   p->tmpl = NULL;
   pthread_mutex_destroy(&p->mu);
@@ -82,7 +80,7 @@ memcached_st *mcrepl__pool_get(mcrepl__pool_t *p)
 
   pthread_mutex_lock(&p->mu);
   if (p->nidle > 0)
-    mc = p->idle[--p->nidle];
+    mc = p->idle[--p->nidle].mc;
   else if ((mc = memcached_clone(NULL, p->tmpl)) != NULL)
     memcached_set_user_data(mc, (void *)(uintptr_t)p->gen);
   pthread_mutex_unlock(&p->mu);
@@ -96,7 +94,7 @@ void mcrepl__pool_renew(mcrepl__pool_t *p)
   pthread_mutex_lock(&p->mu);
   p->gen++;
   for (i = 0; i < p->nidle; i++)
-    memcached_free(p->idle[i]);
+    memcached_free(p->idle[i].mc);
   p->nidle = 0;
   pthread_mutex_unlock(&p->mu);
 }
@@ -105,16 +103,11 @@ void mcrepl__pool_renew(mcrepl__pool_t *p)
 static int grow(mcrepl__pool_t *p)
 {
   size_t cap = p->cap ? p->cap * 2 : 8;
-  memcached_st **idle = realloc(p->idle, cap * sizeof *idle);
-  int64_t *since;
+  struct mcrepl__idle *idle = realloc(p->idle, cap * sizeof *idle);
 
   if (!idle)
     return -1;
   p->idle = idle;
-  since = realloc(p->since, cap * sizeof *since);
-  if (!since)
-    return -1;
-  p->since = since;
   p->cap = cap;
   return 0;
 }
@@ -126,12 +119,11 @@ static memcached_st *stale(mcrepl__pool_t *p, int64_t now)
 {
   memcached_st *mc;
 
-  if (p->nidle == 0 || now - p->since[0] < p->idle_ns)
+  if (p->nidle == 0 || now - p->idle[0].since < p->idle_ns)
     return NULL;
-  mc = p->idle[0];
+  mc = p->idle[0].mc;
   p->nidle--;
   memmove(p->idle, p->idle + 1, p->nidle * sizeof *p->idle);
-  memmove(p->since, p->since + 1, p->nidle * sizeof *p->since);
   return mc;
 }
 
@@ -146,8 +138,8 @@ void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc)
     pthread_mutex_unlock(&p->mu);
     memcached_free(mc);
   } else {
-    p->idle[p->nidle] = mc;
-    p->since[p->nidle++] = now;
+    p->idle[p->nidle].mc = mc;
+    p->idle[p->nidle++].since = now;
     pthread_mutex_unlock(&p->mu);
   }
   if (old)

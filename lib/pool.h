@@ -13,8 +13,10 @@
 typedef struct mcrepl__pool {
   pthread_mutex_t mu;
   memcached_st *tmpl;  /* configured once; the others are its clones */
-  memcached_st **idle; /* a stack: the bottom was idle longest */
-  int64_t *since;      /* when each was given back */
+  struct mcrepl__idle {
+    memcached_st *mc;
+    int64_t since;     /* when it was given back */
+  } *idle;             /* a stack: the bottom was idle longest */
   int64_t idle_ns;     /* one idle this long is closed */
   size_t nidle, cap;
   unsigned gen;        /* handles of an older one are not given out */
