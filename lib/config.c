@@ -43,34 +43,39 @@ typedef enum { K_PAIR, K_SIZE, K_OVERFLOW, K_INT, K_FLAG } kind_t;
 typedef struct {
   const char *name; /* lower case, without the "--" */
   kind_t kind;
-  size_t off; /* K_INT: offset of the int field in mcrepl__config_t */
+  unsigned uses; /* the mcrepl__config_use_t bits that take it */
+  size_t off; /* K_INT, K_FLAG: offset of the field in mcrepl__config_t */
   int min, max;
 } opt_t;
 
-#define INT_OPT(n, field, lo, hi)                                          \
-  {n, K_INT, offsetof(mcrepl__config_t, field), lo, hi}
+#define CLIENT MCREPL__FOR_CLIENT
+#define CHECK MCREPL__FOR_CHECK
+#define RESYNC MCREPL__FOR_RESYNC
+#define ALL (CLIENT | CHECK | RESYNC)
+#define INT_OPT(n, uses, field, lo, hi)                                    \
+  {n, K_INT, uses, offsetof(mcrepl__config_t, field), lo, hi}
+#define FLAG_OPT(n, uses, field)                                           \
+  {n, K_FLAG, uses, offsetof(mcrepl__config_t, field), 0, 0}
 
 static const opt_t opts[] = {
-  {"pair", K_PAIR, 0, 0, 0},
-  {"queue-bytes", K_SIZE, 0, 0, 0},
-  {"overflow", K_OVERFLOW, 0, 0, 0},
-  INT_OPT("connect-timeout", connect_timeout_ms, 1, MS_MAX),
-  INT_OPT("timeout", io_timeout_ms, 1, MS_MAX),
-  INT_OPT("shutdown-timeout", shutdown_timeout_ms, 0, MS_MAX),
-  INT_OPT("retry-timeout", retry_timeout_ms, 1, MS_MAX),
-  INT_OPT("backoff-max", backoff_max_ms, 1, MS_MAX),
-  INT_OPT("dead-timeout", dead_timeout_ms, 1, MS_MAX),
-  INT_OPT("batch-max", batch_max, 1, BATCH_MAX),
-  INT_OPT("batch-delay", batch_delay_us, 0, 1000000),
-  INT_OPT("identity-interval", identity_interval_ms, 1, MS_MAX),
-  INT_OPT("pool-idle-timeout", pool_idle_ms, 1, MS_MAX),
-  INT_OPT("resync-rate", resync_rate, 0, RATE_MAX),
-  {"binary-protocol", K_FLAG, offsetof(mcrepl__config_t, binary_protocol),
-   0, 0},
-  {"resync-flush", K_FLAG, offsetof(mcrepl__config_t, resync_flush), 0, 0},
-  {"read-only", K_FLAG, offsetof(mcrepl__config_t, read_only), 0, 0},
-  {"read-failover", K_FLAG, offsetof(mcrepl__config_t, read_failover), 0,
-   0},
+  {"pair", K_PAIR, CLIENT, 0, 0, 0},
+  {"queue-bytes", K_SIZE, CLIENT, 0, 0, 0},
+  {"overflow", K_OVERFLOW, CLIENT, 0, 0, 0},
+  INT_OPT("connect-timeout", ALL, connect_timeout_ms, 1, MS_MAX),
+  INT_OPT("timeout", ALL, io_timeout_ms, 1, MS_MAX),
+  INT_OPT("shutdown-timeout", CLIENT, shutdown_timeout_ms, 0, MS_MAX),
+  INT_OPT("retry-timeout", CLIENT, retry_timeout_ms, 1, MS_MAX),
+  INT_OPT("backoff-max", CLIENT, backoff_max_ms, 1, MS_MAX),
+  INT_OPT("dead-timeout", CLIENT, dead_timeout_ms, 1, MS_MAX),
+  INT_OPT("batch-max", CLIENT, batch_max, 1, BATCH_MAX),
+  INT_OPT("batch-delay", CLIENT, batch_delay_us, 0, 1000000),
+  INT_OPT("identity-interval", CLIENT, identity_interval_ms, 1, MS_MAX),
+  INT_OPT("pool-idle-timeout", CLIENT, pool_idle_ms, 1, MS_MAX),
+  INT_OPT("resync-rate", RESYNC, resync_rate, 0, RATE_MAX),
+  FLAG_OPT("binary-protocol", CLIENT, binary_protocol),
+  FLAG_OPT("resync-flush", RESYNC, resync_flush),
+  FLAG_OPT("read-only", CHECK, read_only),
+  FLAG_OPT("read-failover", CLIENT, read_failover),
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -79,6 +84,7 @@ static const opt_t opts[] = {
 typedef struct {
   mcrepl__config_t *c;
   err_t *e;
+  mcrepl__config_use_t use;
   size_t cap; /* allocated length of c->pairs */
   unsigned char seen[NOPTS];
 } parse_t;
@@ -630,6 +636,22 @@ static int apply_known(parse_t *ps, const token_t *t, const opt_t *o)
   return -1;
 }
 
+/* The entry points that take an option, for messages. */
+static const char *users(unsigned uses)
+{
+  switch (uses) {
+  case CLIENT:
+    return "mcrepl_create";
+  case CHECK:
+    return "mcrepl_check";
+  case RESYNC:
+    return "mcrepl_resync";
+  case CHECK | RESYNC:
+    return "mcrepl_check and mcrepl_resync";
+  }
+  return "every entry point";
+}
+
 static int apply_token(parse_t *ps, const token_t *t)
 {
   char q[QUOTE_BUF];
@@ -643,6 +665,12 @@ static int apply_token(parse_t *ps, const token_t *t)
       break;
   if (i == NOPTS)
     return fail(ps->e, "unknown option \"%s\"", q);
+  /* An option that means nothing here is refused rather than ignored:
+   * "--read-only" given to mcrepl_create would otherwise look like a
+   * read-only handle that writes. */
+  if (!(opts[i].uses & ps->use))
+    return fail(ps->e, "\"%s\": an option of %s, not of %s", q,
+                users(opts[i].uses), users(ps->use));
   /* Only --pair adds up; any other option given twice contradicts or
    * repeats itself, and silently taking one would hide a mistake. */
   if (opts[i].kind != K_PAIR && ps->seen[i])
@@ -679,14 +707,14 @@ static void config_defaults(mcrepl__config_t *c)
   c->read_failover = 1;
 }
 
-static int parse_all(parse_t *ps, const char *s, int need_pair)
+static int parse_all(parse_t *ps, const char *s)
 {
   token_t t;
 
   while (next_token(&s, &t))
     if (apply_token(ps, &t) != 0)
       return -1;
-  if (need_pair && ps->c->npairs == 0)
+  if (ps->use == MCREPL__FOR_CLIENT && ps->c->npairs == 0)
     return fail(ps->e, "no --pair given");
   return 0;
 }
@@ -694,11 +722,12 @@ static int parse_all(parse_t *ps, const char *s, int need_pair)
 int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
                          size_t errlen)
 {
-  return mcrepl__config_parse_opts(s, c, errbuf, errlen, 1);
+  return mcrepl__config_parse_for(s, c, errbuf, errlen, MCREPL__FOR_CLIENT);
 }
 
-int mcrepl__config_parse_opts(const char *s, mcrepl__config_t *c,
-                              char *errbuf, size_t errlen, int need_pair)
+int mcrepl__config_parse_for(const char *s, mcrepl__config_t *c,
+                             char *errbuf, size_t errlen,
+                             mcrepl__config_use_t use)
 {
   err_t e;
   parse_t ps;
@@ -713,7 +742,8 @@ int mcrepl__config_parse_opts(const char *s, mcrepl__config_t *c,
   memset(&ps, 0, sizeof ps);
   ps.c = c;
   ps.e = &e;
-  if (parse_all(&ps, s != NULL ? s : "", need_pair) == 0)
+  ps.use = use;
+  if (parse_all(&ps, s != NULL ? s : "") == 0)
     return 0;
   /* Nothing half-parsed survives a refusal; c keeps only defaults. */
   mcrepl__config_free(c);

@@ -63,16 +63,24 @@ typedef struct mcrepl__config {
   int read_only;            /* --read-only: mcrepl_check marks nothing */
 } mcrepl__config_t;
 
-/* Parses s into *c (which it initialises). Returns 0, or -1 with a
- * one-line message naming the offending token in errbuf. On success the
- * caller owns c and frees it with mcrepl__config_free(). */
+/* Which entry point parses: each takes only the options that mean
+ * something to it (mcrepl_create needs a --pair; the others take none). */
+typedef enum {
+  MCREPL__FOR_CLIENT = 1, /* mcrepl_create */
+  MCREPL__FOR_CHECK = 2,  /* mcrepl_check */
+  MCREPL__FOR_RESYNC = 4  /* mcrepl_resync */
+} mcrepl__config_use_t;
+
+/* Parses s into *c (which it initialises) for `use`. Returns 0, or -1
+ * with a one-line message naming the offending token in errbuf. On
+ * success the caller owns c and frees it with mcrepl__config_free(). */
+int mcrepl__config_parse_for(const char *s, mcrepl__config_t *c,
+                             char *errbuf, size_t errlen,
+                             mcrepl__config_use_t use);
+/* The same, for mcrepl_create. */
 int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,
                          size_t errlen);
 void mcrepl__config_free(mcrepl__config_t *c);
-/* The same, for option strings that name no pair (resync, check): pairs
- * are allowed but not required when need_pair is 0. */
-int mcrepl__config_parse_opts(const char *s, mcrepl__config_t *c,
-                              char *errbuf, size_t errlen, int need_pair);
 
 /* Parses "host[:port]" or "[v6addr][:port]" into *a. Returns 0 or -1. */
 int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a);

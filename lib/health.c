@@ -155,7 +155,8 @@ static mcrepl_health_t examine(check_t *c)
 static int parse(check_t *c, const char *node, const char *peer,
                  const char *options)
 {
-  if (mcrepl__config_parse_opts(options, &c->cfg, c->why, c->whylen, 0))
+  if (mcrepl__config_parse_for(options, &c->cfg, c->why, c->whylen,
+                               MCREPL__FOR_CHECK))
     return -1;
   if (!node || mcrepl__addr_parse(node, strlen(node), &c->node) != 0) {
     say(c, MCREPL_HEALTH_ERROR, "bad node address \"%.80s\"%s",

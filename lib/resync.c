@@ -614,7 +614,8 @@ static mcrepl_return_t run(resync_t *r)
 static mcrepl_return_t setup(resync_t *r, const char *from, const char *to,
                              const char *options)
 {
-  if (mcrepl__config_parse_opts(options, &r->cfg, r->err, r->errlen, 0))
+  if (mcrepl__config_parse_for(options, &r->cfg, r->err, r->errlen,
+                               MCREPL__FOR_RESYNC))
     return MCREPL_BAD_CONFIG;
   if (!from || mcrepl__addr_parse(from, strlen(from), &r->from) != 0) {
     snprintf(r->err, r->errlen, "bad source address \"%.80s\"",

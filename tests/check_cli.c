@@ -346,6 +346,45 @@ START_TEST(test_failover_after_options)
 }
 END_TEST
 
+/* An argument that a command would ignore is a usage error (exit 2)
+ * naming it, and so is a library option that the command's entry point
+ * does not take. */
+START_TEST(test_failover_foreign_arguments)
+{
+  char cmd[512], out[2048];
+
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d "
+           "--from=127.0.0.1:%d 2>&1", g_m->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--from=127.0.0.1:") &&
+                strstr(out, "is not an argument of check"), "%s", out);
+
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d --config=x 2>&1", g_m->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--config=x' is not an argument of resync"),
+                "%s", out);
+
+  ck_assert_int_eq(cli_err("status -q", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'-q' is not an argument of status"), "%s",
+                out);
+
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d "
+           "'--options=--pair=127.0.0.1:%d,127.0.0.1:%d' 2>&1", g_m->port,
+           g_m->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "an option of mcrepl_create, not of "
+                "mcrepl_check"), "%s", out);
+
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d --options=--read-only 2>&1", g_m->port,
+           g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "\"--read-only\": an option of mcrepl_check"),
+                "%s", out);
+}
+END_TEST
+
 /* status fails (3) when no node of a pair answers, not when one does. */
 START_TEST(test_status_all_down)
 {
@@ -400,6 +439,7 @@ int main(void)
   tcase_add_test(tc, test_help_failover_options);
   tcase_add_test(tc, test_resync_if_needed_bad_address);
   tcase_add_test(tc, test_failover_after_options);
+  tcase_add_test(tc, test_failover_foreign_arguments);
   tcase_add_test(tc, test_status_all_down);
   tcase_add_test(tc, test_stats_many_pairs);
   suite_add_tcase(s, tc);

@@ -454,6 +454,73 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Each entry point takes the options that mean something to it and
+ * refuses the others, naming where they belong: a "--read-only" handle
+ * that still writes, or a check that ignores its --pair, would hide a
+ * mistake. */
+static const struct {
+  mcrepl__config_use_t use;
+  const char *s, *want;
+} misplaced[] = {
+  {MCREPL__FOR_CLIENT, "--pair=a,b --read-only",
+   "\"--read-only\": an option of mcrepl_check, not of mcrepl_create"},
+  {MCREPL__FOR_CLIENT, "--pair=a,b --resync-flush=no",
+   "an option of mcrepl_resync, not of mcrepl_create"},
+  {MCREPL__FOR_CLIENT, "--resync-rate=5 --pair=a,b",
+   "\"--resync-rate=5\": an option of mcrepl_resync"},
+  {MCREPL__FOR_CHECK, "--timeout=5 --pair=a,b",
+   "\"--pair=a,b\": an option of mcrepl_create, not of mcrepl_check"},
+  {MCREPL__FOR_CHECK, "--resync-flush",
+   "an option of mcrepl_resync, not of mcrepl_check"},
+  {MCREPL__FOR_CHECK, "--binary-protocol", "of mcrepl_create, not of"},
+  {MCREPL__FOR_RESYNC, "--queue-bytes=4096",
+   "an option of mcrepl_create, not of mcrepl_resync"},
+  {MCREPL__FOR_RESYNC, "--READ-ONLY",
+   "an option of mcrepl_check, not of mcrepl_resync"},
+  {MCREPL__FOR_RESYNC, "--batch-delay=5", "of mcrepl_create, not of"},
+};
+
+START_TEST(test_misplaced_option)
+{
+  int rc;
+
+  memset(err, 'x', sizeof err);
+  rc = mcrepl__config_parse_for(misplaced[_i].s, &cfg, err, sizeof err,
+                                misplaced[_i].use);
+  ck_assert_msg(rc == -1, "accepted \"%s\"", misplaced[_i].s);
+  ck_assert_msg(strstr(err, misplaced[_i].want) != NULL, "\"%s\": %s",
+                misplaced[_i].s, err);
+  ck_assert_ptr_null(cfg.pairs);
+}
+END_TEST
+
+static void ok_for(const char *s, mcrepl__config_use_t use)
+{
+  memset(err, 'x', sizeof err);
+  ck_assert_msg(mcrepl__config_parse_for(s, &cfg, err, sizeof err, use) ==
+                    0, "refused \"%s\": %s", s, err);
+  ck_assert_str_eq(err, "");
+  ck_assert_uint_eq(cfg.npairs, 0);
+}
+
+START_TEST(test_options_of_check_and_resync)
+{
+  ok_for(NULL, MCREPL__FOR_CHECK);
+  ok_for("", MCREPL__FOR_RESYNC);
+  ok_for("--timeout=5 --connect-timeout=7 --read-only", MCREPL__FOR_CHECK);
+  ck_assert_int_eq(cfg.io_timeout_ms, 5);
+  ck_assert_int_eq(cfg.connect_timeout_ms, 7);
+  ck_assert_int_eq(cfg.read_only, 1);
+  ok_for("--timeout=6 --connect-timeout=8 --resync-rate=0 --resync-flush",
+         MCREPL__FOR_RESYNC);
+  ck_assert_int_eq(cfg.io_timeout_ms, 6);
+  ck_assert_int_eq(cfg.connect_timeout_ms, 8);
+  ck_assert_int_eq(cfg.resync_rate, 0);
+  ck_assert_int_eq(cfg.resync_flush, 1);
+  bad("--timeout=5", "no --pair given", NULL);
+}
+END_TEST
+
 START_TEST(test_null_input)
 {
   ck_assert_int_eq(mcrepl__config_parse(NULL, &cfg, err, sizeof err), -1);
@@ -571,6 +638,9 @@ static Suite *config_suite(void)
   tcase_add_test(tc, test_host_limit);
   tcase_add_loop_test(tc, test_errors, 0,
                       (int)(sizeof errors / sizeof errors[0]));
+  tcase_add_loop_test(tc, test_misplaced_option, 0,
+                      sizeof misplaced / sizeof misplaced[0]);
+  tcase_add_test(tc, test_options_of_check_and_resync);
   tcase_add_test(tc, test_null_input);
   tcase_add_test(tc, test_null_errbuf);
   tcase_add_test(tc, test_truncation);

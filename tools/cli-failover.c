@@ -4,6 +4,7 @@
  *   status                                        who is master, health
  * Only the public API is used. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,49 +37,93 @@ static int usage(const char *msg)
   return USAGE;
 }
 
-/* --name=VALUE only: these commands are written into scripts. */
-static int take(const char *arg, const char *name, const char **slot)
-{
-  size_t n = strlen(name);
+enum { C_CHECK = 1, C_RESYNC = 2, C_STATUS = 4 };
 
-  if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-    return 0;
-  *slot = arg + n + 1;
-  return 1;
+/* Each argument and the commands that take it (a bit set of C_*). An
+ * argument that the command would ignore is refused: in a script,
+ * "check --from=A" is a mistake that must not pass for a check. */
+typedef struct {
+  const char *name;
+  int cmds;
+  size_t off; /* of its slot in fopts_t: a const char * or an int */
+  int is_flag;
+} arg_t;
+
+#define VAL(n, c, f) {n, c, offsetof(fopts_t, f), 0}
+#define FLAG(n, c, f) {n, c, offsetof(fopts_t, f), 1}
+
+static const arg_t args[] = {
+  VAL("--node", C_CHECK, node),
+  VAL("--peer", C_CHECK, peer),
+  VAL("--from", C_RESYNC, from),
+  VAL("--to", C_RESYNC, to),
+  VAL("--rate", C_RESYNC, rate),
+  VAL("--options", C_CHECK | C_RESYNC, options),
+  VAL("--config", C_STATUS, config),
+  FLAG("--flush", C_RESYNC, flush),
+  FLAG("--if-needed", C_RESYNC, if_needed),
+  FLAG("-q", C_CHECK | C_RESYNC, quiet),
+  FLAG("--quiet", C_CHECK | C_RESYNC, quiet),
+};
+
+#define NARGS (sizeof args / sizeof args[0])
+
+static int cmd_bit(const char *cmd)
+{
+  return !strcmp(cmd, "check") ? C_CHECK
+         : !strcmp(cmd, "resync") ? C_RESYNC : C_STATUS;
+}
+
+/* The entry of args that a names (--name=VALUE only for values: these
+ * commands are written into scripts), or NULL. */
+static const arg_t *find_arg(const char *a)
+{
+  size_t i, n;
+
+  for (i = 0; i < NARGS; i++) {
+    n = strlen(args[i].name);
+    if (strncmp(a, args[i].name, n) == 0 &&
+        a[n] == (args[i].is_flag ? '\0' : '='))
+      return &args[i];
+  }
+  return NULL;
 }
 
 static int is_flag(const char *a)
 {
-  return !strcmp(a, "--flush") || !strcmp(a, "--if-needed") ||
-         !strcmp(a, "-q") || !strcmp(a, "--quiet");
+  const arg_t *g = find_arg(a);
+
+  return g != NULL && g->is_flag;
 }
 
 /* The command's options: every word of argv but argv[0] and the command
  * itself, argv[cmd], whether before or after it. */
 static int parse(int argc, char **argv, int cmd, fopts_t *o)
 {
-  int i;
+  int i, bit = cmd_bit(argv[cmd]);
+  const arg_t *g;
+  char *slot;
 
   memset(o, 0, sizeof *o);
   for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
     if (i == cmd)
       continue;
-    if (!strcmp(a, "--flush"))
-      o->flush = 1;
-    else if (!strcmp(a, "--if-needed"))
-      o->if_needed = 1;
-    else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
-      o->quiet = 1;
-    else if (!(take(a, "--node", &o->node) || take(a, "--peer", &o->peer) ||
-               take(a, "--from", &o->from) || take(a, "--to", &o->to) ||
-               take(a, "--rate", &o->rate) ||
-               take(a, "--options", &o->options) ||
-               take(a, "--config", &o->config))) {
+    g = find_arg(argv[i]);
+    if (g == NULL) {
       fprintf(stderr, "mcrepl-cli %s: unknown argument '%s'\n", argv[cmd],
-              a);
+              argv[i]);
       return USAGE;
     }
+    if (!(g->cmds & bit)) {
+      fprintf(stderr, "mcrepl-cli %s: '%s' is not an argument of %s\n",
+              argv[cmd], argv[i], argv[cmd]);
+      return USAGE;
+    }
+    slot = (char *)o + g->off;
+    if (g->is_flag)
+      *(int *)(void *)slot = 1;
+    else
+      *(const char **)(void *)slot = argv[i] + strlen(g->name) + 1;
   }
   return OK;
 }

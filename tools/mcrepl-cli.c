@@ -342,7 +342,8 @@ static void usage(void)
          "                    item counts, health; exit 3 when no node\n"
          "                    of some pair answers\n"
          "  --options=STRING  mcrepl options for check and resync, e.g.\n"
-         "                    --options=--timeout=500\n\n"
+         "                    --options=--timeout=500\n"
+         "Each takes only the options shown for it (else exit 2).\n\n"
          "Exit status: 0 success; 1 not found, not stored or cas "
          "mismatch;\n2 usage or configuration error; 3 server, "
          "connection or other failure.\n", CONFIRM_MS, SHUTDOWN_DEFAULT_MS,

@@ -305,8 +305,9 @@ typedef int (*mcrepl_resync_cb)(void *ctx,
  * item on the target; MCREPL_EXISTS when another holds it). A target
  * that its peer marked stale is emptied first. On success the target is
  * marked ready, which its health check and every mcrepl handle see.
- * options: --resync-rate=ITEMS_PER_S (0: unlimited), --resync-flush,
- * --timeout, --connect-timeout. cb and ctx may be NULL. Blocks until
+ * options (only these; any other is MCREPL_BAD_CONFIG):
+ * --resync-rate=ITEMS_PER_S (0: unlimited), --resync-flush, --timeout,
+ * --connect-timeout. cb and ctx may be NULL. Blocks until
  * done. Safe to call from any thread. */
 MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
                                          const char *options,
@@ -328,9 +329,9 @@ typedef enum {
  * that lacks the ready marker while its peer is down or lacks it too (a
  * brand-new pair) is marked ready, so that a fresh pair still elects a
  * master. `node` must be spelt as in the clients' --pair. why (may be
- * NULL) receives a one-line explanation. options: --timeout,
- * --connect-timeout, --read-only (report, never mark). Safe to call from
- * any thread. */
+ * NULL) receives a one-line explanation. options (only these; any other
+ * is MCREPL_HEALTH_ERROR): --timeout, --connect-timeout, --read-only
+ * (report, never mark). Safe to call from any thread. */
 MCREPL_API mcrepl_health_t mcrepl_check(const char *node, const char *peer,
                                         const char *options, char *why,
                                         size_t why_len);

@@ -4,9 +4,9 @@
  * must give either a refusal with a printable one-line message or a valid
  * configuration, and never a crash, an overrun of errbuf or a leak.
  *
- * Input: byte 0 picks the error buffer's size and need_pair; the rest is
- * the string (NUL-terminated copy; bytes after an embedded NUL are
- * ignored, as they would be by any C caller). */
+ * Input: byte 0 picks the error buffer's size and the entry point; the
+ * rest is the string (NUL-terminated copy; bytes after an embedded NUL
+ * are ignored, as they would be by any C caller). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +63,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   mcrepl__config_t c;
   size_t errlen;
   char *s, *err;
+  mcrepl__config_use_t use;
   int need_pair, rc;
 
   if (size < 1)
     return 0;
   errlen = errlens[data[0] % (sizeof errlens / sizeof errlens[0])];
-  need_pair = (data[0] >> 4) & 1;
+  use = (mcrepl__config_use_t)(1 << ((data[0] >> 4) % 3));
+  need_pair = use == MCREPL__FOR_CLIENT;
   s = malloc(size);
   err = errlen ? malloc(errlen) : NULL;
   if (!s || (errlen && !err))
@@ -78,8 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (err)
     memset(err, 'Z', errlen); /* a stale byte would show as garbage */
 
-  rc = need_pair ? mcrepl__config_parse(s, &c, err, errlen)
-                 : mcrepl__config_parse_opts(s, &c, err, errlen, 0);
+  rc = mcrepl__config_parse_for(s, &c, err, errlen, use);
   check_message(err, errlen, rc == 0);
   if (rc == 0)
     check_config(&c, need_pair);
