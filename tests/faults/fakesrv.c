@@ -20,7 +20,8 @@
 #define BUF 65536
 
 const char *const fake_mode_name[FAKE_MODES] = {
-    "garbage", "half-line", "close-mid-reply", "oom", "no-meta"};
+    "garbage", "half-line", "close-mid-reply", "oom", "no-meta",
+    "client-error"};
 
 typedef struct {
   int fd;
@@ -108,6 +109,9 @@ static int misbehave(conn_t *c, fake_mode_t mode, const char *line)
     return -1;
   case FAKE_NO_META:
     say_str(c->fd, "ERROR\r\n");
+    return 0;
+  case FAKE_CLIENT_ERROR:
+    say_str(c->fd, "CLIENT_ERROR bad command line format\r\n");
     return 0;
   case FAKE_OOM:
   default:

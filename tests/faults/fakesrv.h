@@ -16,6 +16,8 @@ typedef enum {
   FAKE_OOM,     /* "SERVER_ERROR out of memory" for every request */
   FAKE_NO_META, /* "ERROR" for everything, as memcached before 1.6 says to
                    meta commands, and a value read as a command */
+  FAKE_CLIENT_ERROR, /* "CLIENT_ERROR bad command line format" for every
+                        request, as to one that memcached cannot parse */
   FAKE_MODES
 } fake_mode_t;
 
