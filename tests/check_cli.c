@@ -318,6 +318,25 @@ START_TEST(test_resync_if_needed_bad_address)
 }
 END_TEST
 
+/* --exptime and --flags take their value as the next word too, as
+ * documented. */
+START_TEST(test_value_as_next_word)
+{
+  char out[256];
+  long ttl;
+
+  ck_assert_int_eq(cli("--exptime 100 --flags 7 set sp-key v", out,
+                       sizeof out), 0);
+  ttl = mc_raw_ttl(g_m->port, "sp-key");
+  ck_assert_msg(ttl > 90 && ttl <= 100, "ttl %ld", ttl);
+  ck_assert_int_eq(cli_err("-v get sp-key", out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "flags=7 ") != NULL, "%s", out);
+  ck_assert_int_eq(cli_err("set sp-key v --exptime", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--exptime' needs a value") != NULL, "%s",
+                out);
+}
+END_TEST
+
 /* Failover commands ------------------------------------------------------ */
 
 /* status after --config=STRING, as every other command takes it, and
@@ -439,6 +458,7 @@ int main(void)
   tcase_add_test(tc, test_help_failover_options);
   tcase_add_test(tc, test_resync_if_needed_bad_address);
   tcase_add_test(tc, test_failover_after_options);
+  tcase_add_test(tc, test_value_as_next_word);
   tcase_add_test(tc, test_failover_foreign_arguments);
   tcase_add_test(tc, test_status_all_down);
   tcase_add_test(tc, test_stats_many_pairs);
