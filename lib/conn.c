@@ -19,6 +19,11 @@
 #define LINE_MAX_BYTES (64 * 1024)
 /* memcached's own ceiling for an item (-I) is 1 GiB. */
 #define BLOCK_MAX_BYTES ((size_t)1 << 30)
+/* What a send reads of the answers while it waits to write, at most: a
+ * server that sends while it reads nothing of ours must neither grow
+ * our memory without bound nor pass for one making progress. Answers to
+ * writes are short; only reads' answers could legitimately come near. */
+#define RX_WHILE_SENDING_MAX ((size_t)64 << 20)
 /* Waits are cut in slices so that a shutdown deadline is seen soon. */
 #define SLICE_MS 100
 
@@ -252,12 +257,16 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
   }
   while (cnt > 0) {
     int ms = slice_ms(io, progress), ev;
+    /* Past the bound, the answers wait in the kernel; a real server
+     * then stops too, and our send times out unless it reads. */
+    short rx = c->in.len - c->pos < RX_WHILE_SENDING_MAX ? POLLIN : 0;
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
-    ev = wait_fd(c->fd, POLLOUT | POLLIN, ms);
+    ev = wait_fd(c->fd, POLLOUT | rx, ms);
     if (broken(c, ev))
       return fail(c, MCREPL_CONNECTION_FAILURE);
-    if (ev & (POLLIN | POLLHUP)) {
+    /* A hang-up is read even past the bound: it ends in EOF. */
+    if (ev & (rx | POLLHUP)) {
       int got = fill(c);
       if (got < 0)
         return fail(c, MCREPL_CONNECTION_FAILURE);

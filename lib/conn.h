@@ -47,8 +47,10 @@ void mcrepl__conn_stamp(mcrepl__conn_t *c);
 /* Frees the buffers too. */
 void mcrepl__conn_free(mcrepl__conn_t *c);
 
-/* Sends all of [p, p+len). Whatever the server answers meanwhile is
- * buffered, so a long pipeline cannot deadlock on full socket buffers. */
+/* Sends all of [p, p+len). What the server answers meanwhile is
+ * buffered, up to 64 MiB, so a long pipeline cannot deadlock on full
+ * socket buffers; past that it is left to the kernel, and a server that
+ * reads nothing more of ours then fails the send by io's stall_ms. */
 mcrepl_return_t mcrepl__conn_send(mcrepl__conn_t *c, const void *p,
                                   size_t len, const mcrepl__io_t *io);
 /* The same for a vector; iov is consumed (advanced) as it goes. */

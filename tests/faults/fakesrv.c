@@ -19,13 +19,14 @@
 #define MAX_CONNS 64
 #define BUF 65536
 
-const char *const fake_mode_name[FAKE_MODES] = {
+const char *const fake_mode_name[FAKE_MODES + 1] = {
     "garbage", "half-line", "close-mid-reply", "oom", "no-meta",
-    "client-error"};
+    "client-error", "flood"};
 
 typedef struct {
   int fd;
   int silent;   /* FAKE_HALF after its half line: never read again */
+  int flood;    /* FAKE_FLOOD after its first ms: junk whenever writable */
   size_t len;   /* bytes in buf */
   size_t skip;  /* bytes of a data block still to swallow */
   char buf[BUF];
@@ -110,6 +111,12 @@ static int misbehave(conn_t *c, fake_mode_t mode, const char *line)
   case FAKE_NO_META:
     say_str(c->fd, "ERROR\r\n");
     return 0;
+  case FAKE_FLOOD:
+    if (strncmp(line, "ms ", 3) == 0)
+      c->silent = c->flood = 1;
+    else
+      say_str(c->fd, strncmp(line, "mg ", 3) == 0 ? "EN\r\n" : "HD\r\n");
+    return 0;
   case FAKE_CLIENT_ERROR:
     say_str(c->fd, "CLIENT_ERROR bad command line format\r\n");
     return 0;
@@ -169,10 +176,26 @@ static void accept_one(int lfd)
     if (g_conns[i].fd < 0) {
       g_conns[i].fd = fd;
       g_conns[i].len = g_conns[i].skip = 0;
-      g_conns[i].silent = 0;
+      g_conns[i].silent = g_conns[i].flood = 0;
       return;
     }
   close(fd);
+}
+
+/* As much junk as the socket takes now; -1 when the client is gone. */
+static int flood(conn_t *c)
+{
+  static char junk[65536];
+  size_t i;
+
+  if (junk[0] == '\0')
+    for (i = 0; i < sizeof junk; i++)
+      junk[i] = i % 64 == 63 ? '\n' : 'X';
+  for (;;) {
+    ssize_t w = send(c->fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  }
 }
 
 static void serve(int lfd, fake_mode_t mode)
@@ -187,8 +210,9 @@ static void serve(int lfd, fake_mode_t mode)
     p[0].events = POLLIN;
     for (i = 0; i < MAX_CONNS; i++) {
       /* A silent connection is not read: its client's writes pile up. */
-      p[i + 1].fd = g_conns[i].silent ? -1 : g_conns[i].fd;
-      p[i + 1].events = POLLIN;
+      p[i + 1].fd = g_conns[i].silent && !g_conns[i].flood ? -1
+                                                           : g_conns[i].fd;
+      p[i + 1].events = g_conns[i].flood ? POLLOUT : POLLIN;
     }
     n = poll(p, MAX_CONNS + 1, 1000);
     if (getppid() == 1)
@@ -200,8 +224,16 @@ static void serve(int lfd, fake_mode_t mode)
     for (i = 0; i < MAX_CONNS; i++) {
       conn_t *c = &g_conns[i];
       ssize_t r;
-      if (c->fd < 0 || !(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+      if (c->fd < 0 || !(p[i + 1].revents & (POLLIN | POLLOUT | POLLHUP |
+                                             POLLERR)))
         continue;
+      if (c->flood) {
+        if (flood(c) != 0) {
+          close(c->fd);
+          c->fd = -1;
+        }
+        continue;
+      }
       r = recv(c->fd, c->buf + c->len, BUF - c->len, 0);
       if (r <= 0 || (c->len += (size_t)r, serve_lines(c, mode) != 0)) {
         close(c->fd);

@@ -18,7 +18,10 @@ typedef enum {
                    meta commands, and a value read as a command */
   FAKE_CLIENT_ERROR, /* "CLIENT_ERROR bad command line format" for every
                         request, as to one that memcached cannot parse */
-  FAKE_MODES
+  FAKE_MODES, /* the modes above answer every request; t_fake runs each */
+  /* A miss to mg, HD to the rest, until the first ms: from then on it
+   * reads nothing more and sends junk lines without end. */
+  FAKE_FLOOD = FAKE_MODES
 } fake_mode_t;
 
 typedef struct fake {
@@ -26,7 +29,7 @@ typedef struct fake {
   int port;
 } fake_t;
 
-extern const char *const fake_mode_name[FAKE_MODES];
+extern const char *const fake_mode_name[FAKE_MODES + 1];
 
 /* 0, or -1 when it could not be started. */
 int fake_start(fake_t *f, fake_mode_t mode);

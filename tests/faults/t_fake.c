@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "fakesrv.h"
@@ -218,9 +219,66 @@ static void mget_across(fake_mode_t mode, int real_port, int slave_port)
            "seen once", name, mcrepl_strcode(rc), good);
 }
 
+/* A slave that takes the start of a pipeline, then reads nothing more
+ * and sends junk without end, while the sender is blocked sending it
+ * the rest (one value larger than the sockets' buffers): what the
+ * sender buffers of the junk is bounded (64 MiB), and having no more
+ * progress to show, it gives the connection up after --dead-timeout and
+ * marks the pair dirty. Before, each read of junk counted as progress
+ * and went into an unbounded buffer. */
+#define FLOOD_VALUE (48 << 20)
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||      \
+    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+/* Shadow memory, and ASan's quarantine of the freed buffers. */
+#define FLOOD_RSS_MAX_KIB (768L * 1024)
+#else
+/* The queued value, the 64 MiB, and room. */
+#define FLOOD_RSS_MAX_KIB (192L * 1024)
+#endif
+
+static void flood_slave(int master_port)
+{
+  char *value = malloc(FLOOD_VALUE);
+  long rss0, rss, peak = 0;
+  long long t0;
+  mcrepl_pair_stats_t st;
+  fake_t f;
+  mcrepl_t *m;
+
+  CHECK(value != NULL, "malloc");
+  memset(value, 'v', FLOOD_VALUE);
+  CHECK(fake_start(&f, FAKE_FLOOD) == 0, "fake server");
+  m = handle_open("--pair=127.0.0.1:%d,127.0.0.1:%d --timeout=3000 "
+                  "--queue-bytes=128M " OPTS, master_port, f.port);
+  rss0 = rss_kib();
+  CHECK(mcrepl_set(m, "flood", 5, value, FLOOD_VALUE, 0, 0) ==
+            MCREPL_SUCCESS, "flood: set on the real master");
+  /* Sampled often, so that an unbounded buffer fails the test long
+   * before it could hurt the machine. */
+  t0 = now_us();
+  do {
+    rss = rss_kib() - rss0;
+    peak = rss > peak ? rss : peak;
+    CHECK(peak <= FLOOD_RSS_MAX_KIB, "flood: RSS grew by %ld KiB", peak);
+    st = stats_of(m, 0);
+    usleep(10000);
+  } while (!st.dirty && now_us() - t0 < 10000000);
+  CHECK(st.dirty, "flood: the pair is not dirty after 10 s (errors %llu)",
+        (unsigned long long)st.errors);
+  mcrepl_destroy(m);
+  fake_stop(&f);
+  free(value);
+  fault_ok("fake slave", "flood: a write of %d MiB; the connection given "
+           "up and the pair dirty after %lld ms; RSS peak +%ld KiB",
+           FLOOD_VALUE >> 20, (now_us() - t0) / 1000, peak);
+}
+
 int main(void)
 {
-  mc_server_t *real = server_start(NULL), *slave = server_start(NULL);
+  mc_server_t *real = server_start(NULL), *slave = server_start(NULL), *big;
   int mode;
 
   for (mode = 0; mode < FAKE_MODES; mode++) {
@@ -229,6 +287,9 @@ int main(void)
     as_slave((fake_mode_t)mode, real->port);
     mget_across((fake_mode_t)mode, real->port, slave->port);
   }
+  big = server_start("-I 64m -m 256");
+  flood_slave(big->port);
+  server_stop(big);
   server_stop(slave);
   server_stop(real);
   return 0;
