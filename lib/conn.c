@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +13,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "resolve.h"
 
 /* A server that sends a line longer than this is not memcached. */
 #define LINE_MAX_BYTES (64 * 1024)
@@ -132,22 +132,27 @@ static int connect_one(const struct addrinfo *ai, int connect_ms)
   return -1;
 }
 
+/* Milliseconds from now to deadline_ns, at least 1. */
+static int ms_until(int64_t deadline_ns)
+{
+  int64_t left = (deadline_ns - mcrepl__now_ns()) / 1000000;
+
+  return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
 mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
                                   int connect_ms)
 {
-  struct addrinfo hints, *res, *ai;
-  char port[8];
+  /* The lookup and the connects share connect_ms. */
+  int64_t deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(connect_ms);
+  struct addrinfo *res, *ai;
 
   mcrepl__conn_close(c);
   c->peer_gone = 0;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  snprintf(port, sizeof port, "%u", (unsigned)a->port);
-  if (getaddrinfo(a->host, port, &hints, &res) != 0)
+  if (mcrepl__resolve(a->host, a->port, deadline, &res) != 0)
     return MCREPL_HOST_LOOKUP_FAILURE;
   for (ai = res; ai && c->fd < 0; ai = ai->ai_next)
-    c->fd = connect_one(ai, connect_ms);
+    c->fd = connect_one(ai, ms_until(deadline));
   freeaddrinfo(res);
   return c->fd >= 0 ? MCREPL_SUCCESS : MCREPL_CONNECTION_FAILURE;
 }

@@ -113,7 +113,7 @@ valgrind_units() {
 
 faults_tsan() {
   CONC_SECONDS=10 faults tsan clang "$TSAN_FLAGS" t_concurrency t_destroy \
-    t_fake
+    t_fake t_dns
 }
 
 soak() {
@@ -151,7 +151,7 @@ main() {
   stage "valgrind: unit tests and an application" valgrind_units
   stage "faults, plain build" faults plain cc ""
   stage "faults, ASan+UBSan" faults asan clang "$ASAN_FLAGS" t_badinput \
-    t_fake t_master_kill t_slave_kill t_fork t_destroy
+    t_fake t_master_kill t_slave_kill t_fork t_destroy t_dns
   stage "faults, TSan" faults_tsan
   stage "soak, ${SOAK}s" soak
   stage "fuzz, ${FUZZ_SECONDS}s per target" fuzz
