@@ -3,6 +3,7 @@
 #ifndef MCREPL_CLOCK_H
 #define MCREPL_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,6 +28,20 @@ static inline struct timespec mcrepl__ns_to_ts(int64_t ns)
   ts.tv_sec = ns / 1000000000;
   ts.tv_nsec = ns % 1000000000;
   return ts;
+}
+
+/* Condition variables on CLOCK_MONOTONIC, for timed waits. */
+static inline int mcrepl__cond_init(pthread_cond_t *c)
+{
+  pthread_condattr_t a;
+  int rc;
+
+  if (pthread_condattr_init(&a) != 0)
+    return -1;
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  rc = pthread_cond_init(c, &a);
+  pthread_condattr_destroy(&a);
+  return rc == 0 ? 0 : -1;
 }
 
 #endif

@@ -124,10 +124,14 @@ static mcrepl_health_t examine(check_t *c)
 {
   char stale_key[MCREPL__ADDR_MAX + 16], said[80];
   mcrepl__stats_reply_t s;
+  mcrepl_return_t rc;
   int found = 0;
 
-  if (mcrepl__conn_open(&c->nc, &c->node, connect_ms(c, &c->deadline)) !=
-          MCREPL_SUCCESS ||
+  rc = mcrepl__conn_open(&c->nc, &c->node, connect_ms(c, &c->deadline));
+  if (rc == MCREPL_HOST_LOOKUP_FAILURE)
+    return say(c, MCREPL_HEALTH_DOWN, "%s%s: its name does not resolve",
+               "", c->node.text);
+  if (rc != MCREPL_SUCCESS ||
       mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);

@@ -57,19 +57,6 @@ void mcrepl__entry_free_list(mcrepl__entry_t *e)
   }
 }
 
-int mcrepl__cond_init(pthread_cond_t *c)
-{
-  pthread_condattr_t a;
-  int rc;
-
-  if (pthread_condattr_init(&a) != 0)
-    return -1;
-  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-  rc = pthread_cond_init(c, &a);
-  pthread_condattr_destroy(&a);
-  return rc == 0 ? 0 : -1;
-}
-
 int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
                       int64_t slack_ns)
 {

@@ -106,7 +106,4 @@ uint64_t mcrepl__queue_mark(mcrepl__queue_t *q);
 int mcrepl__queue_wait(mcrepl__queue_t *q, uint64_t seq, int64_t deadline_ns);
 void mcrepl__queue_counts(mcrepl__queue_t *q, mcrepl__queue_counts_t *out);
 
-/* Condition variables on CLOCK_MONOTONIC, for timed waits. */
-int mcrepl__cond_init(pthread_cond_t *c);
-
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "queue.h" /* mcrepl__cond_init: a monotonic condition variable */
 
 typedef struct {
   pthread_mutex_t mu;

@@ -33,7 +33,7 @@ usage() {
 sources() {
   case $1 in
   fuzz_config) echo "$ROOT/lib/config.c" ;;
-  fuzz_reply) echo "$ROOT/lib/conn.c $ROOT/lib/proto.c" ;;
+  fuzz_reply) echo "$ROOT/lib/conn.c $ROOT/lib/resolve.c $ROOT/lib/proto.c" ;;
   fuzz_proto | fuzz_keys) echo "$ROOT"/lib/*.c ;;
   *) return 1 ;;
   esac
