@@ -66,7 +66,7 @@ static void *lookup_main(void *arg)
   return NULL;
 }
 
-static lookup_t *lookup_new(const char *host, uint16_t port)
+static lookup_t *lookup_new(const char *host, const char *port)
 {
   size_t n = strlen(host) + 1;
   lookup_t *l = malloc(sizeof *l + n);
@@ -75,7 +75,7 @@ static lookup_t *lookup_new(const char *host, uint16_t port)
     return NULL;
   memset(l, 0, sizeof *l);
   memcpy(l->host, host, n);
-  snprintf(l->port, sizeof l->port, "%u", (unsigned)port);
+  snprintf(l->port, sizeof l->port, "%s", port);
   l->refs = 2;
   if (pthread_mutex_init(&l->mu, NULL) != 0) {
     free(l);
@@ -143,7 +143,7 @@ int mcrepl__resolve(const char *host, uint16_t port, int64_t deadline_ns,
   rc = getaddrinfo(host, p, &hints, res);
   if (rc != EAI_NONAME)
     return rc == 0 ? 0 : -1; /* an address, or an error without a name */
-  l = lookup_new(host, port);
+  l = lookup_new(host, p);
   if (!l)
     return -1;
   if (lookup_start(l) != 0) {

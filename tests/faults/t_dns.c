@@ -32,39 +32,49 @@
 
 static char g_dir[] = "/tmp/mcrepl-dns.XXXXXX";
 
+/* The files the test binds over /etc's, where /etc has them (without a
+ * resolv.conf, the resolver asks 127.0.0.1 anyway). */
+static const struct {
+  const char *name, *text;
+} g_files[] = {
+  {"resolv.conf", "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n"},
+  {"nsswitch.conf", "hosts: files dns\n"},
+  {"hosts", "127.0.0.1 localhost\n"},
+};
+#define NFILES (sizeof g_files / sizeof g_files[0])
+
+static void path_of(char *path, size_t len, size_t i)
+{
+  snprintf(path, len, "%s/%s", g_dir, g_files[i].name);
+}
+
 static void remove_dir(void)
 {
-  static const char *const names[] = {"resolv.conf", "nsswitch.conf",
-                                      "hosts"};
   char path[256];
   size_t i;
 
-  for (i = 0; i < 3; i++) {
-    snprintf(path, sizeof path, "%s/%s", g_dir, names[i]);
+  for (i = 0; i < NFILES; i++) {
+    path_of(path, sizeof path, i);
     unlink(path);
   }
   rmdir(g_dir);
 }
 
-static void write_file(const char *name, const char *text)
+/* Writes file i and binds it over /etc's, when there is one. */
+static void put_file(size_t i)
 {
-  char path[256];
+  char path[256], target[64];
+  struct stat st;
   FILE *f;
 
-  snprintf(path, sizeof path, "%s/%s", g_dir, name);
+  path_of(path, sizeof path, i);
   f = fopen(path, "w");
-  CHECK(f != NULL && fputs(text, f) >= 0 && fclose(f) == 0, "write %s",
-        path);
-}
-
-/* Binds dir/name over target, which must exist. */
-static void over(const char *name, const char *target)
-{
-  char path[256];
-
-  snprintf(path, sizeof path, "%s/%s", g_dir, name);
-  CHECK(mount(path, target, NULL, MS_BIND, NULL) == 0, "bind %s: %s",
-        target, strerror(errno));
+  CHECK(f != NULL && fputs(g_files[i].text, f) >= 0 && fclose(f) == 0,
+        "write %s", path);
+  snprintf(target, sizeof target, "/etc/%s", g_files[i].name);
+  if (stat(target, &st) == 0)
+    CHECK(mount(path, target, NULL, MS_BIND, NULL) == 0, "bind %s: %s",
+          target, strerror(errno));
 }
 
 static void loopback_up(void)
@@ -84,6 +94,7 @@ static void loopback_up(void)
 static void own_world(void)
 {
   struct stat st;
+  size_t i;
 
   CHECK(geteuid() == 0, "t_dns needs root (namespaces and mounts)");
   CHECK(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0, "unshare: %s",
@@ -93,17 +104,8 @@ static void own_world(void)
   loopback_up();
   CHECK(mkdtemp(g_dir) != NULL, "mkdtemp");
   atexit(remove_dir);
-  write_file("resolv.conf",
-             "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n");
-  write_file("nsswitch.conf", "hosts: files dns\n");
-  write_file("hosts", "127.0.0.1 localhost\n");
-  /* Without a resolv.conf, the resolver asks 127.0.0.1 anyway. */
-  if (stat("/etc/resolv.conf", &st) == 0)
-    over("resolv.conf", "/etc/resolv.conf");
-  if (stat("/etc/nsswitch.conf", &st) == 0)
-    over("nsswitch.conf", "/etc/nsswitch.conf");
-  if (stat("/etc/hosts", &st) == 0)
-    over("hosts", "/etc/hosts");
+  for (i = 0; i < NFILES; i++)
+    put_file(i);
   if (stat("/var/run/nscd", &st) == 0)
     CHECK(mount("none", "/var/run/nscd", "tmpfs", 0, NULL) == 0,
           "hide nscd: %s", strerror(errno));
