@@ -36,6 +36,8 @@ typedef struct {
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
   uint64_t stale_cas;   /* the target's stale marker then (0: none) */
+  char refused_key[251];  /* the first item the target refused */
+  char refused_why[96];   /* and its answer */
   int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
                            before each batch of adds (write_batch) */
   int64_t start_ns, lock_ns;
@@ -278,6 +280,16 @@ static mcrepl_return_t expect_mn(resync_t *r, mcrepl__conn_t *c)
   return rc;
 }
 
+static void note_refusal(resync_t *r, size_t i, const char *l, size_t n)
+{
+  memcpy(r->refused_key, r->keys[i], r->klen[i]);
+  r->refused_key[r->klen[i]] = '\0';
+  if (n >= sizeof r->refused_why)
+    n = sizeof r->refused_why - 1;
+  memcpy(r->refused_why, l, n);
+  r->refused_why[n] = '\0';
+}
+
 /* Each add answers HD with the copy's CAS (kept for take_back), or NS
  * when the key was there already (a newer write). */
 static mcrepl_return_t read_adds(resync_t *r)
@@ -303,7 +315,8 @@ static mcrepl_return_t read_adds(resync_t *r)
     } else if (mcrepl__proto_is(l, n, "NS")) {
       r->pr.skipped++;
     } else {
-      r->pr.failed++;
+      if (r->pr.failed++ == 0)
+        note_refusal(r, i, l, n);
     }
   }
   return rc == MCREPL_SUCCESS ? expect_mn(r, &r->dst) : rc;
@@ -576,6 +589,21 @@ static mcrepl_return_t finish(resync_t *r, const char *stale_key)
   return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
 }
 
+/* A target that refused items lacks part of its pair's data, as a slave
+ * that refuses a replicated write does: it is left unready (a ready
+ * marker from before is taken too), and the dirt that the source holds
+ * against it stays. Its health check then keeps it from serving while
+ * its peer can, and the operator learns why (a smaller -I, -M). */
+static mcrepl_return_t refused(resync_t *r)
+{
+  mcrepl__marker_del(&r->dst, MCREPL__KEY_READY, 0, &r->io);
+  snprintf(r->err, r->errlen, "the target refused %llu cop%s (first: "
+           "\"%.60s\": %.80s); not marked ready",
+           (unsigned long long)r->pr.failed, r->pr.failed == 1 ? "y" : "ies",
+           r->refused_key, r->refused_why);
+  return MCREPL_SLAVE_DIRTY;
+}
+
 static mcrepl_return_t run(resync_t *r)
 {
   char stale_key[MCREPL__ADDR_MAX + 16];
@@ -603,7 +631,7 @@ static mcrepl_return_t run(resync_t *r)
   if (rc == MCREPL_SUCCESS)
     rc = copy_all(r);
   if (rc == MCREPL_SUCCESS)
-    rc = finish(r, stale_key);
+    rc = r->pr.failed ? refused(r) : finish(r, stale_key);
   if (r->dst.fd >= 0)
     mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, 0, &r->io);
   r->pr.done = 1;

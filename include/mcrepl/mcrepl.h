@@ -304,7 +304,9 @@ typedef int (*mcrepl_resync_cb)(void *ctx,
  * into a temporary file first. One resync per target at a time (a lock
  * item on the target; MCREPL_EXISTS when another holds it). A target
  * that its peer marked stale is emptied first. On success the target is
- * marked ready, which its health check and every mcrepl handle see.
+ * marked ready, which its health check and every mcrepl handle see;
+ * MCREPL_SLAVE_DIRTY when it refused items (p->failed): it is then left
+ * unready, as a slave that refuses a replicated write is dirty.
  * options (only these; any other is MCREPL_BAD_CONFIG):
  * --resync-rate=ITEMS_PER_S (0: unlimited), --resync-flush, --timeout,
  * --connect-timeout. cb and ctx may be NULL. Blocks until
