@@ -320,6 +320,49 @@ START_TEST(hash_on_a_point_picks_its_member)
 }
 END_TEST
 
+/* The key hash of the reference, set to a chosen value. */
+static uint32_t fixed_hash(const char *key, size_t len, void *ctx)
+{
+  (void)key;
+  (void)len;
+  return *(const uint32_t *)ctx;
+}
+
+/* Two members whose points share a value: MD5("192.0.2.100:20017-k")
+ * and MD5("192.0.2.100:20809-k") have a word in common, 855879808
+ * (found by search). A hash of exactly that value goes where
+ * libmemcached sends it, the member given first, in either order (which
+ * also shows that both own the point: otherwise one order would pick
+ * index 1). */
+START_TEST(equal_points_pick_what_libmemcached_picks)
+{
+  static const uint32_t tie = 855879808u;
+  const mcrepl__ring_member_t ab[] = {{"192.0.2.100", 20017, 1},
+                                      {"192.0.2.100", 20809, 1}};
+  const mcrepl__ring_member_t ba[] = {ab[1], ab[0]};
+  const mcrepl__ring_member_t *orders[] = {ab, ba};
+  size_t o;
+
+  for (o = 0; o < ARRAY_LEN(orders); o++) {
+    memcached_st *mc = reference(orders[o], 2);
+    mcrepl__ring_t *r = mcrepl__ring_create(orders[o], 2);
+    hashkit_st hk;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_ptr_nonnull(hashkit_create(&hk));
+    ck_assert_int_eq(hashkit_set_custom_function(&hk, fixed_hash,
+                                                 (void *)&tie),
+                     HASHKIT_SUCCESS);
+    ck_assert_int_eq(memcached_set_hashkit(mc, &hk), MEMCACHED_SUCCESS);
+    ck_assert_uint_eq(memcached_generate_hash(mc, "k", 1), 0);
+    ck_assert_uint_eq(mcrepl__ring_lookup(r, tie), 0);
+    hashkit_free(&hk);
+    mcrepl__ring_destroy(r);
+    memcached_free(mc);
+  }
+}
+END_TEST
+
 START_TEST(key_hash_is_libhashkit_md5)
 {
   static const char *keys[] = {"", "a", "hello", "user/1/session-3"};
@@ -367,6 +410,7 @@ static Suite *suite(void)
   tcase_add_test(props, lookup_is_stable);
   tcase_add_test(props, hash_extremes_wrap);
   tcase_add_test(props, hash_on_a_point_picks_its_member);
+  tcase_add_test(props, equal_points_pick_what_libmemcached_picks);
   tcase_add_test(props, key_hash_is_libhashkit_md5);
   tcase_add_test(props, rejects_no_members);
   suite_add_tcase(s, props);
