@@ -28,6 +28,8 @@ static const code_info_t codes[MCREPL_RETURN_MAX] = {
   {"MCREPL_SLAVE_DIRTY", "a slave missed writes and needs a resync"},
   {"MCREPL_NOT_SUPPORTED", "not supported"},
   {"MCREPL_FAILURE", "failure"},
+  {"MCREPL_RECURSIVE_API_CALL",
+   "not allowed from within the handle's own callback"},
 };
 
 MCREPL_API const char *mcrepl_strerror(mcrepl_return_t rc)

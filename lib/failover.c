@@ -60,11 +60,11 @@ static void announce(mcrepl__pair_t *p, int master)
   mcrepl__log(m, MCREPL_LOG_WARNING,
               "pair %zu: the vip now leads to %s; replicating to %s",
               p->index, p->node[master]->text, p->node[1 - master]->text);
-  pthread_mutex_lock(&m->cb_mu);
+  mcrepl__callback_begin(m);
   if (m->vip_cb)
     m->vip_cb(m->vip_ctx, p->index, p->node[master]->text,
               p->node[1 - master]->text);
-  pthread_mutex_unlock(&m->cb_mu);
+  mcrepl__callback_end(m);
 }
 
 /* Now the other node is the master: replicate to the old one. */

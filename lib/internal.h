@@ -110,6 +110,13 @@ struct mcrepl {
   _Atomic int log_max;          /* -1: no callback */
 };
 
+/* mcrepl.c: the user's callbacks run between these, on a sender thread,
+ * under cb_mu; meanwhile mcrepl__in_callback(m) is true on that thread,
+ * so that the calls which would deadlock there are refused. */
+void mcrepl__callback_begin(mcrepl_t *m);
+void mcrepl__callback_end(mcrepl_t *m);
+int mcrepl__in_callback(const mcrepl_t *m);
+
 /* mcrepl.c: formats and hands a message to the log callback, if any. */
 void mcrepl__log(mcrepl_t *m, mcrepl_log_level_t level, const char *fmt,
                  ...) __attribute__((format(printf, 3, 4)));

@@ -177,7 +177,7 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
 
 MCREPL_API void mcrepl_destroy(mcrepl_t *m)
 {
-  if (!m)
+  if (!m || mcrepl__in_callback(m))
     return;
   free_handle(m, m->npairs,
               mcrepl__now_ns() +
@@ -595,6 +595,8 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
 
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
+  if (mcrepl__in_callback(m))
+    return MCREPL_RECURSIVE_API_CALL;
   for (i = 0; i < m->npairs; i++) {
     mcrepl__pair_t *p = &m->pairs[i];
     pthread_rwlock_wrlock(&p->flush_lock);
@@ -912,6 +914,8 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
 
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
+  if (mcrepl__in_callback(m))
+    return MCREPL_RECURSIVE_API_CALL;
   if (timeout_ms >= 0)
     deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(timeout_ms) + 1;
   rc = wait_marks(m, deadline);
@@ -1043,12 +1047,41 @@ MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
   return rc;
 }
 
+/* Callbacks ------------------------------------------------------------- */
+
+/* The handle whose callback this thread is running, if any. Callbacks run
+ * under cb_mu so that once a setter returns the old callback is neither
+ * running nor about to run (its ctx may be freed); the price is that from
+ * inside one, a setter would wait for itself, and a wait or a destroy for
+ * the very sender thread that runs it. Those are refused instead
+ * (MCREPL_RECURSIVE_API_CALL, as libcurl does). */
+static _Thread_local const mcrepl_t *g_in_callback;
+
+void mcrepl__callback_begin(mcrepl_t *m)
+{
+  pthread_mutex_lock(&m->cb_mu);
+  g_in_callback = m;
+}
+
+void mcrepl__callback_end(mcrepl_t *m)
+{
+  g_in_callback = NULL;
+  pthread_mutex_unlock(&m->cb_mu);
+}
+
+int mcrepl__in_callback(const mcrepl_t *m)
+{
+  return m && g_in_callback == m;
+}
+
 MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
                                                    mcrepl_vip_cb cb,
                                                    void *ctx)
 {
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
+  if (mcrepl__in_callback(m))
+    return MCREPL_RECURSIVE_API_CALL;
   pthread_mutex_lock(&m->cb_mu);
   m->vip_cb = cb;
   m->vip_ctx = ctx;
@@ -1063,6 +1096,8 @@ MCREPL_API mcrepl_return_t mcrepl_set_log_callback(mcrepl_t *m,
 {
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
+  if (mcrepl__in_callback(m))
+    return MCREPL_RECURSIVE_API_CALL;
   pthread_mutex_lock(&m->cb_mu);
   m->log_cb = cb;
   m->log_ctx = ctx;
@@ -1083,10 +1118,10 @@ void mcrepl__log(mcrepl_t *m, mcrepl_log_level_t level, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  pthread_mutex_lock(&m->cb_mu);
+  mcrepl__callback_begin(m);
   if (m->log_cb)
     m->log_cb(m->log_ctx, level, msg);
-  pthread_mutex_unlock(&m->cb_mu);
+  mcrepl__callback_end(m);
 }
 
 /* Version --------------------------------------------------------------- */

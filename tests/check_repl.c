@@ -864,6 +864,58 @@ START_TEST(test_slave_restart_marks_dirty) {
 }
 END_TEST
 
+/* A log callback runs on a sender thread, under the lock that the
+ * callback setters take: calls that would wait for the handle's own
+ * threads, swap its callbacks or free it are refused from there, instead
+ * of deadlocking. Reads, writes and stats still work. */
+typedef struct {
+  atomic_int calls;
+  mcrepl_return_t set_log, set_vip, wait, flush, write, stats;
+} reentry_t;
+
+static void reenter(void *ctx, mcrepl_log_level_t level, const char *msg) {
+  reentry_t *r = ctx;
+  mcrepl_pair_stats_t st;
+  (void)level;
+  (void)msg;
+  if (atomic_load(&r->calls) == 0) {
+    r->set_log = mcrepl_set_log_callback(g_m, NULL, NULL, MCREPL_LOG_ERROR);
+    r->set_vip = mcrepl_set_vip_callback(g_m, NULL, NULL);
+    r->wait = mcrepl_wait_replicated(g_m, -1);
+    r->flush = mcrepl_flush(g_m, 0);
+    mcrepl_destroy(g_m); /* refused too: the handle lives on */
+    r->write = mcrepl_set(g_m, S("from-callback"), S("x"), 0, 0);
+    r->stats = mcrepl_pair_stats(g_m, 0, &st, sizeof st);
+  }
+  atomic_fetch_add(&r->calls, 1);
+}
+
+START_TEST(test_callback_reentry_refused) {
+  reentry_t r = {.calls = 0};
+  start_env(1, NULL, NULL);
+  ck_rc(mcrepl_set(g_m, S("warm"), S("x"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  ck_rc(mcrepl_set_log_callback(g_m, reenter, &r, MCREPL_LOG_DEBUG),
+        MCREPL_SUCCESS);
+  mc_kill(g_slave[0]); /* the sender's next batch fails, and says so */
+  ck_rc(mcrepl_set(g_m, S("k"), S("v"), 0, 0), MCREPL_SUCCESS);
+  for (int i = 0; i < 500 && atomic_load(&r.calls) == 0; i++)
+    mc_sleep_ms(10);
+  ck_assert_int_ge(atomic_load(&r.calls), 1);
+  ck_rc(r.set_log, MCREPL_RECURSIVE_API_CALL);
+  ck_rc(r.set_vip, MCREPL_RECURSIVE_API_CALL);
+  ck_rc(r.wait, MCREPL_RECURSIVE_API_CALL);
+  ck_rc(r.flush, MCREPL_RECURSIVE_API_CALL);
+  ck_rc(r.write, MCREPL_SUCCESS);
+  ck_rc(r.stats, MCREPL_SUCCESS);
+  assert_value(MPORT(0), "from-callback", "x");
+  /* From any other thread, the same calls work as ever. */
+  ck_rc(mcrepl_set_log_callback(g_m, NULL, NULL, MCREPL_LOG_ERROR),
+        MCREPL_SUCCESS);
+  ck_rc(mcrepl_wait_replicated(g_m, 0), MCREPL_TIMEOUT);
+}
+END_TEST
+
 static void assert_accounting(const mcrepl_pair_stats_t *st) {
   ck_assert_msg(st->queued == st->replicated + st->dropped + st->queue_items,
                 "queued %llu != replicated %llu + dropped %llu + "
@@ -1537,6 +1589,7 @@ static void add_fault_and_input_tests(Suite *s) {
   TCase *tc = tcase(s, "faults", no_setup);
   tcase_add_test(tc, test_slave_paused_writes);
   tcase_add_test(tc, test_slave_restart_marks_dirty);
+  tcase_add_test(tc, test_callback_reentry_refused);
   tcase_add_test(tc, test_queue_overflow_accounting);
   tcase_add_test(tc, test_destroy_bounded_with_paused_slave);
   tcase_add_test(tc, test_destroy_bounded_with_pairs_frozen);

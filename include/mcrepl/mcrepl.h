@@ -60,6 +60,7 @@ typedef enum {
   MCREPL_SLAVE_DIRTY,        /* a slave is known to have missed writes */
   MCREPL_NOT_SUPPORTED,      /* not possible with this configuration */
   MCREPL_FAILURE,            /* any other failure */
+  MCREPL_RECURSIVE_API_CALL, /* called from the handle's own callback */
   MCREPL_RETURN_MAX          /* not a code: one past the last */
 } mcrepl_return_t;
 
@@ -244,11 +245,16 @@ MCREPL_API mcrepl_return_t mcrepl_node_info(const mcrepl_t *m, size_t i,
 
 /* Called on a pair's sender thread when the vip is seen to have moved to
  * the other node of the pair; master and slave are the pair's nodes in
- * their new roles. Keep it short: replication of the pair waits. */
+ * their new roles. Keep it short: replication of the pair waits. From
+ * inside it (and the log callback), mcrepl_set_*_callback,
+ * mcrepl_wait_replicated and mcrepl_flush on the same handle return
+ * MCREPL_RECURSIVE_API_CALL and mcrepl_destroy does nothing: each would
+ * wait for the thread that runs the callback. */
 typedef void (*mcrepl_vip_cb)(void *ctx, size_t pair, const char *master,
                               const char *slave);
 
-/* Sets (or with NULL clears) the vip callback. Safe from any thread. */
+/* Sets (or with NULL clears) the vip callback. Once it returns, the old
+ * callback is not running and will not run. Safe from any thread. */
 MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
                                                    mcrepl_vip_cb cb,
                                                    void *ctx);
@@ -256,7 +262,8 @@ MCREPL_API mcrepl_return_t mcrepl_set_vip_callback(mcrepl_t *m,
 /* Logging. The library never writes to stdout or stderr; what it has to
  * say (a slave lost or back, a pair dirty, the vip moved) goes to this
  * callback, on whichever thread noticed it (mostly a sender thread).
- * Keep it short and do not call back into the handle from it. */
+ * Keep it short; what it may call on the handle is as for the vip
+ * callback above. */
 typedef enum {
   MCREPL_LOG_ERROR = 0,
   MCREPL_LOG_WARNING,
@@ -268,7 +275,8 @@ typedef void (*mcrepl_log_cb)(void *ctx, mcrepl_log_level_t level,
                               const char *message);
 
 /* Sets (or with NULL clears) the log callback; messages above max_level
- * are not produced. Safe from any thread. */
+ * are not produced. Once it returns, the old callback is not running and
+ * will not run. Safe from any thread. */
 MCREPL_API mcrepl_return_t mcrepl_set_log_callback(mcrepl_t *m,
                                                    mcrepl_log_cb cb,
                                                    void *ctx,
@@ -292,8 +300,10 @@ typedef struct mcrepl_resync_progress {
                          deleted from the target again (not in copied) */
 } mcrepl_resync_progress_t;
 
-/* Called after every batch on the caller's thread; return non-zero to
- * stop the resync (it then returns MCREPL_FAILURE, and may be rerun). */
+/* Called on the caller's thread before anything is written to the target,
+ * once the source's keys are listed, after every batch, and at the end
+ * (p->done); return non-zero to stop the resync (it then returns
+ * MCREPL_FAILURE, and may be rerun). */
 typedef int (*mcrepl_resync_cb)(void *ctx,
                                 const mcrepl_resync_progress_t *p);
 
