@@ -447,6 +447,12 @@ static int report(resync_t *r)
   return r->cb ? r->cb(r->ctx, &r->pr) : 0;
 }
 
+static mcrepl_return_t stopped(resync_t *r)
+{
+  return report(r) != 0 ? fail(r, MCREPL_FAILURE, "interrupted")
+                        : MCREPL_SUCCESS;
+}
+
 /* Copies the keys of the spool, at the configured rate. */
 static mcrepl_return_t copy_spool(resync_t *r)
 {
@@ -463,8 +469,8 @@ static mcrepl_return_t copy_spool(resync_t *r)
       rc = take_back(r);
     if (rc == MCREPL_SUCCESS)
       rc = refresh_lock(r);
-    if (rc == MCREPL_SUCCESS && report(r) != 0)
-      return fail(r, MCREPL_FAILURE, "interrupted");
+    if (rc == MCREPL_SUCCESS && (rc = stopped(r)) != MCREPL_SUCCESS)
+      return rc;
     if (rc == MCREPL_SUCCESS)
       rc = pace(r);
   }
@@ -482,8 +488,10 @@ static mcrepl_return_t copy_pass(resync_t *r)
     return MCREPL_FAILURE;
   }
   rc = spool_dump(r);
-  rc = rc == MCREPL_SUCCESS ? copy_spool(r)
-                            : fail(r, rc, "listing the source's keys");
+  if (rc != MCREPL_SUCCESS)
+    rc = fail(r, rc, "listing the source's keys");
+  else if ((rc = stopped(r)) == MCREPL_SUCCESS)
+    rc = copy_spool(r);
   fclose(r->spool);
   r->spool = NULL;
   return rc;
@@ -625,9 +633,15 @@ static mcrepl_return_t run(resync_t *r)
   rc = mcrepl__epoch_next(&r->src, &r->mark.epoch, &r->io);
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "reading the source's epoch");
-  rc = maybe_flush(r, stale_key);
-  if (rc != MCREPL_SUCCESS)
-    rc = fail(r, rc, "emptying the stale target");
+  /* A stop asked for before the first batch (the target just turned
+   * master, say) must find the target as it was: nothing is written to
+   * it before the callback has had its say. */
+  rc = stopped(r);
+  if (rc == MCREPL_SUCCESS) {
+    rc = maybe_flush(r, stale_key);
+    if (rc != MCREPL_SUCCESS)
+      rc = fail(r, rc, "emptying the stale target");
+  }
   if (rc == MCREPL_SUCCESS)
     rc = copy_all(r);
   if (rc == MCREPL_SUCCESS)

@@ -226,8 +226,7 @@ static int rewrite_stale_once(void *ctx, const mcrepl_resync_progress_t *p)
   int *done = ctx;
   char stale[64];
 
-  (void)p;
-  if (!*done) {
+  if (!*done && p->scanned > 0) { /* the copy has begun */
     snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
     ck_assert_int_eq(mc_raw_set(g_a->port, stale, "newer dirt", 0, 0), 0);
     *done = 1;
@@ -303,8 +302,8 @@ static int race_first_batch(void *ctx, const mcrepl_resync_progress_t *p)
   unsigned char present[RACE_KEYS];
 
   rc->last = *p;
-  if (p->done || rc->calls++ > 0)
-    return 0;
+  if (p->done || p->scanned == 0 || rc->calls++ > 0)
+    return 0; /* not the call after the first batch */
   for (size_t i = 0; i < RACE_KEYS; i++)
     all[i] = rc->keys[i];
   if (mc_raw_has_keys(g_b->port, all, RACE_KEYS, present) < 0)
@@ -354,6 +353,35 @@ static int stop_early(void *ctx, const mcrepl_resync_progress_t *p)
   (void)ctx;
   return !p->done && p->scanned > 0;
 }
+
+/* A stop asked for at once (mcrepl-cli's SIGTERM, sent when the node
+ * turns MASTER) changes nothing on the target: not even the flush of a
+ * stale one. */
+static int stop_at_once(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  *(int *)ctx += !p->done;
+  return 1;
+}
+
+START_TEST(test_resync_stopped_before_it_begins_touches_nothing)
+{
+  char err[256], stale[64];
+  int calls = 0;
+
+  fill_raw(g_a->port, "k", 50, 0);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "serving", "x", 0, 0), 0);
+  snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
+  ck_assert_int_eq(mc_raw_set(g_a->port, stale, "x", 0, 0), 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, "--resync-flush", stop_at_once, &calls,
+                      err, sizeof err),
+        MCREPL_FAILURE);
+  ck_assert_int_eq(calls, 1);
+  ck_assert(has_key(g_b->port, "serving"));
+  ck_assert(!has_key(g_b->port, "k0"));
+  ck_assert(!has_key(g_b->port, "mcrepl:resync"));
+  ck_assert(has_key(g_a->port, stale));
+}
+END_TEST
 
 START_TEST(test_resync_interrupted_then_rerun)
 {
@@ -903,14 +931,20 @@ START_TEST(test_check_a_half_alive_peer_is_down)
 END_TEST
 
 static _Atomic int g_moves;
+static _Atomic mcrepl_return_t g_reentry_wait, g_reentry_set;
 
+/* ctx: the handle, to try the calls that would wait for this very
+ * thread (they are refused, see mcrepl_set_vip_callback(3)). */
 static void on_move(void *ctx, size_t pair, const char *master,
                     const char *slave)
 {
-  (void)ctx;
   (void)pair;
   ck_assert_str_eq(master, g_bn);
   ck_assert_str_eq(slave, g_an);
+  if (ctx) {
+    atomic_store(&g_reentry_wait, mcrepl_wait_replicated(ctx, -1));
+    atomic_store(&g_reentry_set, mcrepl_set_vip_callback(ctx, NULL, NULL));
+  }
   atomic_fetch_add(&g_moves, 1);
 }
 
@@ -961,7 +995,7 @@ START_TEST(test_replication_follows_the_vip)
   mcrepl_t *m = make_vip();
   mcrepl_pair_stats_t st;
 
-  mcrepl_set_vip_callback(m, on_move, NULL);
+  mcrepl_set_vip_callback(m, on_move, m);
   ck_rc(mcrepl_set(m, S("one"), S("1"), 0, 0), MCREPL_SUCCESS);
   ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
   ck_assert(has_key(g_a->port, "one") && has_key(g_b->port, "one"));
@@ -972,6 +1006,8 @@ START_TEST(test_replication_follows_the_vip)
   ck_assert_str_eq(st.current_master, g_bn);
   ck_assert_str_eq(st.current_slave, g_an);
   ck_assert_int_eq(atomic_load(&g_moves), 1);
+  ck_rc(atomic_load(&g_reentry_wait), MCREPL_RECURSIVE_API_CALL);
+  ck_rc(atomic_load(&g_reentry_set), MCREPL_RECURSIVE_API_CALL);
   /* writes land on B through the vip, and are replicated to A */
   mc_raw_cmd(g_a->port, "flush_all", (char[64]){0}, 64);
   EVENTUALLY(mcrepl_set(m, S("two"), S("2"), 0, 0) == MCREPL_SUCCESS, 3000);
@@ -1078,6 +1114,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_refused_items_leave_the_target_unready);
   tcase_add_test(r, test_resync_takes_back_a_copy_deleted_meanwhile);
   tcase_add_test(r, test_resync_interrupted_then_rerun);
+  tcase_add_test(r, test_resync_stopped_before_it_begins_touches_nothing);
   tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
   tcase_add_test(r, test_resync_bad_arguments);
   tcase_add_test(h, test_check_states);
