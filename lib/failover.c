@@ -85,22 +85,68 @@ static void switch_roles(mcrepl__pair_t *p, int master)
   announce(p, master);
 }
 
-/* Which node is behind the vip, given the vip's identity. */
+/* Both nodes up and alike in their stats (containers: see node.h), so
+ * that the vip's stats cannot say which one it leads to. */
+static int twins(const mcrepl__sender_t *s)
+{
+  return s->node_known[0] && s->node_known[1] &&
+         mcrepl__same_node(&s->node_id[0], &s->node_id[1]);
+}
+
+/* Which of twins the vip leads to, by a probe through the vip; -1 when
+ * neither answered it. */
+static int twin_behind_vip(mcrepl__pair_t *p)
+{
+  mcrepl__io_t io = mcrepl__io_of(p, p->cfg->io_timeout_ms);
+  mcrepl__conn_t c;
+  int i, same = 0, found = -1;
+
+  for (i = 0; i < 2 && found < 0; i++) {
+    mcrepl__conn_init(&c);
+    if (mcrepl__conn_open(&c, p->node[i], p->cfg->connect_timeout_ms) ==
+            MCREPL_SUCCESS &&
+        mcrepl__same_server(&p->s.master, &c, &io, &same) ==
+            MCREPL_SUCCESS &&
+        same)
+      found = i;
+    mcrepl__conn_free(&c);
+  }
+  return found;
+}
+
+/* The node whose identity the vip's matches; -1 for none. */
+static int node_behind_vip(mcrepl__pair_t *p,
+                           const mcrepl__stats_reply_t *vip)
+{
+  mcrepl__sender_t *s = &p->s;
+  int i;
+
+  if (twins(s)) {
+    i = twin_behind_vip(p);
+    s->vip_probed = i >= 0;
+    return i;
+  }
+  for (i = 0; i < 2; i++)
+    if (s->node_known[i] && mcrepl__same_node(vip, &s->node_id[i]))
+      return i;
+  return -1;
+}
+
+/* Which node is behind the vip, given the vip's identity. Twins are
+ * probed once per connection to the vip: a move of the vip breaks it. */
 static void follow_vip(mcrepl__pair_t *p, const mcrepl__stats_reply_t *vip)
 {
   mcrepl__sender_t *s = &p->s;
   int cur = atomic_load(&p->master_idx), i;
 
-  if (s->node_known[cur] && mcrepl__same_node(vip, &s->node_id[cur]))
+  if (s->node_known[cur] && mcrepl__same_node(vip, &s->node_id[cur]) &&
+      (s->vip_probed || !twins(s)))
     return;
   for (i = 0; i < 2; i++)
     s->node_known[i] = probe(p, p->node[i], &s->node_id[i]);
-  for (i = 0; i < 2; i++)
-    if (s->node_known[i] && mcrepl__same_node(vip, &s->node_id[i])) {
-      if (i != cur)
-        switch_roles(p, i);
-      return;
-    }
+  i = node_behind_vip(p, vip);
+  if (i >= 0 && i != cur)
+    switch_roles(p, i);
 }
 
 /* Markers ----------------------------------------------------------------*/

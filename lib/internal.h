@@ -30,6 +30,8 @@ typedef struct mcrepl__sender {
   mcrepl__conn_t master;        /* to the target: read-backs, markers */
   mcrepl__stats_reply_t node_id[2]; /* the pair's nodes, as last seen */
   int node_known[2];
+  int vip_probed;               /* twins: which one the vip leads to was
+                                   probed on this connection to it */
   int64_t next_tick_ns;
   int64_t slave_skew_s;         /* slave's "stats time" minus ours */
   /* Recent samples of it: memcached's clock ticks once a second, so a

@@ -14,6 +14,26 @@ int mcrepl__same_node(const mcrepl__stats_reply_t *a,
          llabs(mcrepl__boot_time(a) - mcrepl__boot_time(b)) <= 2;
 }
 
+/* Long enough for the look through b, short enough that a probe whose
+ * delete was lost does not linger. */
+#define PROBE_TTL_S 30
+
+mcrepl_return_t mcrepl__same_server(mcrepl__conn_t *a, mcrepl__conn_t *b,
+                                    const mcrepl__io_t *io, int *same)
+{
+  char key[sizeof MCREPL__KEY_PROBE + 24], gen[24], val[8];
+  mcrepl_return_t rc;
+
+  mcrepl__generation(gen, sizeof gen);
+  snprintf(key, sizeof key, "%s%s", MCREPL__KEY_PROBE, gen);
+  rc = mcrepl__marker_put(a, key, "1", PROBE_TTL_S, 'S', NULL, io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__marker_get(b, key, val, sizeof val, same, NULL, io);
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__marker_del(a, key, 0, io);
+  return rc;
+}
+
 /* Sends one command and reads the first line of its answer. */
 static mcrepl_return_t request(mcrepl__conn_t *c, const char *cmd,
                                size_t len, const char **l, size_t *n,

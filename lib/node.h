@@ -9,7 +9,8 @@
  *   mcrepl:epoch           on a master, a counter that orders the dirt
  *                          clients counted against resyncs that began
  *   mcrepl:resync          a resync into the node is running (a lock)
- *   mcrepl:stale:HOST:PORT on a master: that peer missed writes */
+ *   mcrepl:stale:HOST:PORT on a master: that peer missed writes
+ *   mcrepl:probe:RANDOM    for a moment: tells two nodes apart */
 #ifndef MCREPL_NODE_H
 #define MCREPL_NODE_H
 
@@ -20,10 +21,18 @@
 #define MCREPL__KEY_RESYNC "mcrepl:resync"
 #define MCREPL__KEY_STALE "mcrepl:stale:"
 #define MCREPL__KEY_EPOCH "mcrepl:epoch"
+#define MCREPL__KEY_PROBE "mcrepl:probe:"
 
-/* Same process: same pid and the same start time (within clock noise). */
+/* Same process: same pid and the same start time (within clock noise).
+ * Two can look alike without being one: containers run memcached as pid
+ * 1 of a namespace of their own, and two started together agree. */
 int mcrepl__same_node(const mcrepl__stats_reply_t *a,
                       const mcrepl__stats_reply_t *b);
+/* Whether a and b, connections to two addresses, reach one server: a
+ * probe key (mcrepl:probe:RANDOM) written through a is looked for
+ * through b, then deleted. For when mcrepl__same_node says yes. */
+mcrepl_return_t mcrepl__same_server(mcrepl__conn_t *a, mcrepl__conn_t *b,
+                                    const mcrepl__io_t *io, int *same);
 
 /* Reads a small item. MCREPL_SUCCESS with *found 0 or 1; the value is
  * copied into val (NUL-terminated, truncated to len), and, unless cas is

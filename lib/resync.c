@@ -528,6 +528,26 @@ static mcrepl_return_t copy_all(resync_t *r)
 
 /* Setup ----------------------------------------------------------------- */
 
+/* Copying a node into itself would flush it first. Nodes alike in their
+ * stats (containers) are told apart by a probe. */
+static mcrepl_return_t distinct(resync_t *r, const mcrepl__stats_reply_t *a,
+                                const mcrepl__stats_reply_t *b)
+{
+  mcrepl_return_t rc;
+  int same = 0;
+
+  if (!mcrepl__same_node(a, b))
+    return MCREPL_SUCCESS;
+  rc = mcrepl__same_server(&r->src, &r->dst, &r->io, &same);
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, "telling the two nodes apart");
+  if (!same)
+    return MCREPL_SUCCESS;
+  snprintf(r->err, r->errlen, "%s and %s are the same server",
+           r->from.text, r->to.text);
+  return MCREPL_INVALID_ARGUMENTS;
+}
+
 static mcrepl_return_t open_nodes(resync_t *r)
 {
   mcrepl__stats_reply_t a, b;
@@ -543,11 +563,9 @@ static mcrepl_return_t open_nodes(resync_t *r)
     rc = mcrepl__conn_stats(&r->dst, &b, &r->io);
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, r->to.text);
-  if (mcrepl__same_node(&a, &b)) {
-    snprintf(r->err, r->errlen, "%s and %s are the same server",
-             r->from.text, r->to.text);
-    return MCREPL_INVALID_ARGUMENTS;
-  }
+  rc = distinct(r, &a, &b);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
   r->pr.total = a.curr_items;
   r->mark.pid = a.pid;
   r->mark.boot = mcrepl__boot_time(&a);

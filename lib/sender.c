@@ -135,6 +135,7 @@ mcrepl_return_t mcrepl__sender_master(mcrepl__pair_t *p)
 
   if (s->master.fd >= 0)
     return MCREPL_SUCCESS;
+  s->vip_probed = 0; /* a new connection may lead elsewhere */
   return mcrepl__conn_open(&s->master, p->target, p->cfg->connect_timeout_ms);
 }
 

@@ -27,13 +27,35 @@
 static mc_server_t *g_a, *g_b;
 static char g_an[32], g_bn[32];
 
+static void name_nodes(void)
+{
+  ck_assert(g_a && g_b);
+  snprintf(g_an, sizeof g_an, "127.0.0.1:%d", g_a->port);
+  snprintf(g_bn, sizeof g_bn, "127.0.0.1:%d", g_b->port);
+}
+
 static void start_nodes(void)
 {
   g_a = mc_start(NULL);
   g_b = mc_start(NULL);
-  ck_assert(g_a && g_b);
-  snprintf(g_an, sizeof g_an, "127.0.0.1:%d", g_a->port);
-  snprintf(g_bn, sizeof g_bn, "127.0.0.1:%d", g_b->port);
+  name_nodes();
+}
+
+/* Twins: two nodes as containers run them, each pid 1 of its own pid
+ * namespace, started in the same second, so that their stats say the
+ * same pid and start time: only a probe tells them apart. */
+static void start_twins(void)
+{
+  g_a = mc_start_pid1(NULL);
+  g_b = mc_start_pid1(NULL);
+  name_nodes();
+  ck_assert_int_eq(mc_raw_stat(g_a->port, "pid"), 1);
+  ck_assert_int_eq(mc_raw_stat(g_b->port, "pid"), 1);
+  ck_assert_int_le(llabs((mc_raw_stat(g_a->port, "time") -
+                          mc_raw_stat(g_a->port, "uptime")) -
+                         (mc_raw_stat(g_b->port, "time") -
+                          mc_raw_stat(g_b->port, "uptime"))),
+                   2);
 }
 
 static void stop_nodes(void)
@@ -856,13 +878,12 @@ static void vip_to(int port)
   atomic_fetch_add(&g_vip.gen, 1);
 }
 
-static void start_vip(void)
+static void open_vip(void)
 {
   struct sockaddr_in a = {.sin_family = AF_INET};
   socklen_t len = sizeof a;
   int one = 1;
 
-  start_nodes();
   g_vip.lfd = socket(AF_INET, SOCK_STREAM, 0);
   setsockopt(g_vip.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -878,6 +899,18 @@ static void start_vip(void)
   atomic_store(&g_vip.mute_mg, 0);
   vip_to(g_a->port);
   pthread_create(&g_vip.thread, NULL, proxy_main, NULL);
+}
+
+static void start_vip(void)
+{
+  start_nodes();
+  open_vip();
+}
+
+static void start_twins_vip(void)
+{
+  start_twins();
+  open_vip();
 }
 
 static void stop_vip(void)
@@ -1067,6 +1100,22 @@ START_TEST(test_reads_fail_over_before_the_vip_moves)
 }
 END_TEST
 
+/* Two nodes alike in their stats are still two: the resync copies from
+ * one to the other, and refuses a node as its own target. */
+START_TEST(test_twins_resync)
+{
+  char err[256];
+
+  fill_raw(g_a->port, "k", 100, 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_SUCCESS);
+  ck_assert(has_key(g_b->port, "k99"));
+  ck_rc(mcrepl_resync(g_an, g_an, NULL, NULL, NULL, err, sizeof err),
+        MCREPL_INVALID_ARGUMENTS);
+  ck_assert_msg(strstr(err, "same server") != NULL, "%s", err);
+}
+END_TEST
+
 /* Memcached before 1.6.9 lists only by LRU ("metadump all"). */
 START_TEST(test_resync_falls_back_to_the_lru_walk)
 {
@@ -1096,6 +1145,7 @@ static Suite *suite(void)
   Suite *s = suite_create("failover");
   TCase *r = tcase_create("resync"), *h = tcase_create("health");
   TCase *d = tcase_create("dirt"), *v = tcase_create("vip");
+  TCase *t = tcase_create("twins");
 
   tcase_add_checked_fixture(r, start_nodes, stop_nodes);
   tcase_add_checked_fixture(h, start_nodes, stop_nodes);
@@ -1133,10 +1183,15 @@ static Suite *suite(void)
   tcase_add_test(v, test_check_ends_within_its_timeout);
   tcase_add_test(v, test_check_a_half_alive_peer_is_down);
   tcase_add_test(v, test_dirt_from_before_a_failover_can_be_cleaned);
+  tcase_add_checked_fixture(t, start_twins_vip, stop_vip);
+  tcase_set_timeout(t, TC_TIMEOUT);
+  tcase_add_test(t, test_replication_follows_the_vip);
+  tcase_add_test(t, test_twins_resync);
   suite_add_tcase(s, r);
   suite_add_tcase(s, h);
   suite_add_tcase(s, d);
   suite_add_tcase(s, v);
+  suite_add_tcase(s, t);
   return s;
 }
 

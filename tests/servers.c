@@ -105,13 +105,20 @@ static int free_port(void) {
  * before fork() because the child of a threaded process may only make
  * async-signal-safe calls. */
 static void build_argv(char **argv, char *store, size_t store_len,
-                       const char *port, const char *extra) {
+                       const char *port, const char *extra, int pid1) {
   int n = 0;
+  /* As in a container: pid 1 of a pid namespace of its own, as user 1000
+   * of a user namespace (which lets an unprivileged test make one). */
+  const char *ns[] = {"unshare", "--user", "--map-user=1000",
+                      "--map-group=1000", "--pid", "--fork",
+                      "--kill-child"};
   const char *fixed[] = {"memcached", "-l", "127.0.0.1", "-p", port,
                          "-U", "0", "-t", "1"};
+  for (size_t i = 0; pid1 && i < sizeof ns / sizeof ns[0]; i++)
+    argv[n++] = (char *)ns[i];
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     argv[n++] = (char *)fixed[i];
-  if (geteuid() == 0) { /* memcached refuses root without -u */
+  if (geteuid() == 0 && !pid1) { /* memcached refuses root without -u */
     argv[n++] = "-u";
     argv[n++] = "root";
   }
@@ -155,11 +162,11 @@ static void child_exec(char **argv, pid_t parent, const char *log) {
   _exit(127);
 }
 
-static pid_t spawn(int port, const char *extra) {
+static pid_t spawn(int port, const char *extra, int pid1) {
   char portbuf[16], store[256], log[4096];
   char *argv[MAX_ARGS];
   snprintf(portbuf, sizeof portbuf, "%d", port);
-  build_argv(argv, store, sizeof store, portbuf, extra);
+  build_argv(argv, store, sizeof store, portbuf, extra, pid1);
   log_path(log, sizeof log);
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -168,16 +175,16 @@ static pid_t spawn(int port, const char *extra) {
   return pid;
 }
 
-/* Up means: answering on port and reporting our pid, so that a foreign
- * process that grabbed the port is never taken for our server. */
-static int wait_ready(pid_t pid, int port) {
-  char buf[64];
-  snprintf(buf, sizeof buf, "%ld", (long)pid);
+/* Up means: answering on port and reporting our pid (1 in a namespace
+ * of its own), so that a foreign process that grabbed the port is never
+ * taken for our server. */
+static int wait_ready(pid_t pid, int port, int pid1) {
+  long long want = pid1 ? 1 : (long long)pid;
   long long deadline = mc_now_ms() + START_TIMEOUT_MS;
   while (mc_now_ms() < deadline) {
     if (waitpid(pid, NULL, WNOHANG) == pid)
       return -1; /* exited: most likely the port was taken */
-    if (stat_value(port, "pid", PROBE_TIMEOUT_MS) == (long long)pid)
+    if (stat_value(port, "pid", PROBE_TIMEOUT_MS) == want)
       return 0;
     mc_sleep_ms(10);
   }
@@ -185,11 +192,11 @@ static int wait_ready(pid_t pid, int port) {
 }
 
 static int launch(mc_server_t *s, int port) {
-  pid_t pid = spawn(port, s->args);
+  pid_t pid = spawn(port, s->args, s->pid1);
   if (pid < 0)
     return -1;
   pidfile_write(pid);
-  if (wait_ready(pid, port) != 0) {
+  if (wait_ready(pid, port, s->pid1) != 0) {
     kill(pid, SIGKILL);
     reap(pid, STOP_TIMEOUT_MS);
     pidfile_remove(pid);
@@ -200,10 +207,11 @@ static int launch(mc_server_t *s, int port) {
   return 0;
 }
 
-mc_server_t *mc_start(const char *extra_args) {
+static mc_server_t *start(const char *extra_args, int pid1) {
   mc_server_t *s = calloc(1, sizeof *s);
   if (s == NULL)
     return NULL;
+  s->pid1 = pid1;
   snprintf(s->args, sizeof s->args, "%s", extra_args ? extra_args : "");
   for (int i = 0; i < START_ATTEMPTS; i++) {
     int port = free_port();
@@ -213,6 +221,12 @@ mc_server_t *mc_start(const char *extra_args) {
   fprintf(stderr, "mc_start: memcached %s did not come up\n", s->args);
   free(s);
   return NULL;
+}
+
+mc_server_t *mc_start(const char *extra_args) { return start(extra_args, 0); }
+
+mc_server_t *mc_start_pid1(const char *extra_args) {
+  return start(extra_args, 1);
 }
 
 /* Stopping. ------------------------------------------------------------- */

@@ -15,6 +15,7 @@ typedef struct mc_server {
   int port;       /* loopback port, kept across mc_restart */
   pid_t pid;      /* 0 once the process is gone */
   char args[256]; /* extra arguments, reused by mc_restart */
+  int pid1;       /* started by mc_start_pid1 */
 } mc_server_t;
 
 /* Starts `memcached -l 127.0.0.1 -p PORT -U 0 -t 1 EXTRA` on a free port
@@ -23,6 +24,13 @@ typedef struct mc_server {
  * thread's process dies. With $MCREPL_TEST_TMPDIR set, its pid is kept in
  * a pidfile there for scripts/test.sh to kill leftovers. */
 mc_server_t *mc_start(const char *extra_args);
+
+/* The same, but as a container runs it: pid 1 of a pid namespace of its
+ * own (unshare(1) with a user namespace, so no root is needed). Two
+ * started together report the same pid and start time. pid is then
+ * unshare's, which takes memcached with it when killed; mc_pause does
+ * not reach memcached. */
+mc_server_t *mc_start_pid1(const char *extra_args);
 
 /* SIGTERM (then SIGKILL after 2 s), reaps, and frees s. NULL is a no-op;
  * a paused or already killed server is fine. */
