@@ -189,7 +189,8 @@ static void sample_dirt(mcrepl__pair_t *p, const mcrepl__stats_reply_t *id,
   size_t i = s->nsample % MCREPL__SAMPLES;
 
   if (dirt == s->sampled_dirt ||
-      mcrepl__epoch_next(&s->master, &epoch, &io) != MCREPL_SUCCESS)
+      mcrepl__epoch_next(&s->master, id->time, &epoch, &io) !=
+          MCREPL_SUCCESS)
     return;
   s->sample[i].dirt = dirt;
   s->sample[i].epoch = epoch;

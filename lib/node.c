@@ -17,6 +17,8 @@ int mcrepl__same_node(const mcrepl__stats_reply_t *a,
 /* Long enough for the look through b, short enough that a probe whose
  * delete was lost does not linger. */
 #define PROBE_TTL_S 30
+/* See epoch_seed. */
+#define SUBSECOND_MAX 900000
 
 mcrepl_return_t mcrepl__same_server(mcrepl__conn_t *a, mcrepl__conn_t *b,
                                     const mcrepl__io_t *io, int *same)
@@ -220,26 +222,44 @@ void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r)
            (long long)r->boot, (unsigned long long)r->epoch, gen);
 }
 
-/* The counter starts at the wall clock in microseconds, not at 1: a
- * counter that a flush or an eviction removed is then created again
- * above every number the old one gave out (which went up by one per
- * call), so a resync that begins later still takes a larger number
- * than the dirt counted before. */
-mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t *epoch,
-                                   const mcrepl__io_t *io)
+/* The counter starts at the time in microseconds, not at 1: a counter
+ * that a flush or an eviction removed is then created again above every
+ * number the old one gave out (which went up by one per call), so a
+ * resync that begins later still takes a larger number than the dirt
+ * counted before. The seconds are the node's own: whichever client
+ * creates the counter again, its clock may be an hour behind the one
+ * that created it first. Only the microseconds within that second are
+ * the client's, and at most SUBSECOND_MAX of them: a counter made again
+ * in a later second of the node's starts above the old one (unless over
+ * 100,000 numbers were taken from that), and one made again within the
+ * same second does too when both clients' clocks are right. */
+static uint64_t epoch_seed(uint64_t node_time)
 {
   struct timespec now;
+  int64_t us;
+
+  clock_gettime(CLOCK_REALTIME, &now);
+  us = ((int64_t)now.tv_sec - (int64_t)node_time) * 1000000 +
+       now.tv_nsec / 1000;
+  if (us < 0)
+    us = 0;
+  if (us > SUBSECOND_MAX)
+    us = SUBSECOND_MAX;
+  return node_time * 1000000ULL + (uint64_t)us;
+}
+
+mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t node_time,
+                                   uint64_t *epoch, const mcrepl__io_t *io)
+{
   char cmd[80];
   mcrepl__meta_t m;
   mcrepl_return_t rc;
   const char *l, *data;
   size_t n;
 
-  clock_gettime(CLOCK_REALTIME, &now);
   n = (size_t)snprintf(cmd, sizeof cmd, "ma %s N0 J%llu v\r\n",
                        MCREPL__KEY_EPOCH,
-                       (unsigned long long)now.tv_sec * 1000000ULL +
-                           (unsigned long long)now.tv_nsec / 1000);
+                       (unsigned long long)epoch_seed(node_time));
   rc = request(c, cmd, n, &l, &n, io);
   if (rc != MCREPL_SUCCESS)
     return rc;

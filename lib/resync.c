@@ -35,6 +35,7 @@ typedef struct {
   uint64_t cas[BATCH]; /* of our copy, where stored */
   char gen[64];
   mcrepl__ready_t mark; /* the source, and its epoch when copying began */
+  uint64_t src_time;    /* the source's clock ("stats time") then */
   uint64_t stale_cas;   /* the target's stale marker then (0: none) */
   char refused_key[251];  /* the first item the target refused */
   char refused_why[96];   /* and its answer */
@@ -569,6 +570,7 @@ static mcrepl_return_t open_nodes(resync_t *r)
   r->pr.total = a.curr_items;
   r->mark.pid = a.pid;
   r->mark.boot = mcrepl__boot_time(&a);
+  r->src_time = a.time;
   return MCREPL_SUCCESS;
 }
 
@@ -648,7 +650,7 @@ static mcrepl_return_t run(resync_t *r)
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "locking the target");
   mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
-  rc = mcrepl__epoch_next(&r->src, &r->mark.epoch, &r->io);
+  rc = mcrepl__epoch_next(&r->src, r->src_time, &r->mark.epoch, &r->io);
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "reading the source's epoch");
   /* A stop asked for before the first batch (the target just turned
