@@ -18,7 +18,8 @@ int mcrepl__same_node(const mcrepl__stats_reply_t *a,
  * delete was lost does not linger. */
 #define PROBE_TTL_S 30
 /* See epoch_seed. */
-#define SUBSECOND_MAX 900000
+#define EPOCH_PER_S 10000000ULL
+#define SUBSECOND_MAX 5000000
 
 mcrepl_return_t mcrepl__same_server(mcrepl__conn_t *a, mcrepl__conn_t *b,
                                     const mcrepl__io_t *io, int *same)
@@ -222,17 +223,20 @@ void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r)
            (long long)r->boot, (unsigned long long)r->epoch, gen);
 }
 
-/* The counter starts at the time in microseconds, not at 1: a counter
+/* The counter does not start at 1 but at a figure of the time: a counter
  * that a flush or an eviction removed is then created again above every
  * number the old one gave out (which went up by one per call), so a
  * resync that begins later still takes a larger number than the dirt
- * counted before. The seconds are the node's own: whichever client
- * creates the counter again, its clock may be an hour behind the one
- * that created it first. Only the microseconds within that second are
- * the client's, and at most SUBSECOND_MAX of them: a counter made again
- * in a later second of the node's starts above the old one (unless over
- * 100,000 numbers were taken from that), and one made again within the
- * same second does too when both clients' clocks are right. */
+ * counted before. The seconds are the node's own ("stats time"):
+ * whichever client creates the counter again, its clock may be an hour
+ * behind the one that created it first. Each of them counts for
+ * EPOCH_PER_S numbers, of which the client's own clock adds the
+ * microseconds since (up to SUBSECOND_MAX, as memcached's clock lags up
+ * to a second behind and clients' clocks differ a little), so that one
+ * made again within the same second of the node's also starts above the
+ * old one while the clients' clocks agree. A counter made again in a
+ * later second starts above unless over EPOCH_PER_S - SUBSECOND_MAX
+ * numbers were taken from the old one. */
 static uint64_t epoch_seed(uint64_t node_time)
 {
   struct timespec now;
@@ -245,7 +249,7 @@ static uint64_t epoch_seed(uint64_t node_time)
     us = 0;
   if (us > SUBSECOND_MAX)
     us = SUBSECOND_MAX;
-  return node_time * 1000000ULL + (uint64_t)us;
+  return node_time * EPOCH_PER_S + (uint64_t)us;
 }
 
 mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t node_time,

@@ -73,8 +73,8 @@ void mcrepl__ready_format(char *val, size_t len, const mcrepl__ready_t *r);
 /* The marker of a node of a new pair, or of a pair just flushed whole:
  * "new" and a random token; val must hold 48 bytes. */
 void mcrepl__ready_new(char *val, size_t len);
-/* Takes the next number of the node's epoch counter (created at about
- * node_time, the node's "stats time", in microseconds: see node.c). */
+/* Takes the next number of the node's epoch counter (created from
+ * node_time, the node's "stats time": see node.c). */
 mcrepl_return_t mcrepl__epoch_next(mcrepl__conn_t *c, uint64_t node_time,
                                    uint64_t *epoch, const mcrepl__io_t *io);
 /* The node's clock ("stats time") minus ours, in seconds. */
