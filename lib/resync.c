@@ -654,8 +654,8 @@ static mcrepl_return_t run(resync_t *r)
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "reading the source's epoch");
   /* A stop asked for before the first batch (the target just turned
-   * master, say) must find the target as it was: nothing is written to
-   * it before the callback has had its say. */
+   * master, say) must find the target's data as they were: nothing but
+   * the lock is written to it before the callback has had its say. */
   rc = stopped(r);
   if (rc == MCREPL_SUCCESS) {
     rc = maybe_flush(r, stale_key);

@@ -300,8 +300,9 @@ typedef struct mcrepl_resync_progress {
                          deleted from the target again (not in copied) */
 } mcrepl_resync_progress_t;
 
-/* Called on the caller's thread before anything is written to the target,
- * once the source's keys are listed, after every batch, and at the end
+/* Called on the caller's thread before the target's data are touched
+ * (only the lock item is taken by then), once the source's keys are
+ * listed, after every batch, and at the end
  * (p->done); return non-zero to stop the resync (it then returns
  * MCREPL_FAILURE, and may be rerun). */
 typedef int (*mcrepl_resync_cb)(void *ctx,
