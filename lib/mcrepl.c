@@ -464,6 +464,24 @@ MCREPL_API mcrepl_return_t mcrepl_delete(mcrepl_t *m, const char *key,
   return on_master(m, key, key_len, do_delete, &k);
 }
 
+/* memcached answers "CLIENT_ERROR cannot increment or decrement
+ * non-numeric value" (any other CLIENT_ERROR is about something else);
+ * in the binary protocol, a status (DELTA_BADVAL) that libmemcached 1.1
+ * does not know, and reports as a read failure with no errno, on a
+ * connection that is fine. */
+static int not_a_number(memcached_st *mc, memcached_return_t r)
+{
+  const char *msg;
+
+  if (r == MEMCACHED_CLIENT_ERROR) {
+    msg = memcached_last_error_message(mc);
+    return msg && strstr(msg, "non-numeric") != NULL;
+  }
+  return r == MEMCACHED_UNKNOWN_READ_FAILURE &&
+         memcached_last_error_errno(mc) == 0 &&
+         memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL);
+}
+
 static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
                                 void *arg)
 {
@@ -477,13 +495,7 @@ static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
                                            k->klen, k->delta, k->result);
   mcrepl_return_t rc;
 
-  /* memcached answers CLIENT_ERROR for a value that is no number; in the
-   * binary protocol, a status (DELTA_BADVAL) that libmemcached 1.1 does
-   * not know, and reports as a read failure with no errno, on a
-   * connection that is fine. */
-  if (r == MEMCACHED_CLIENT_ERROR ||
-      (r == MEMCACHED_UNKNOWN_READ_FAILURE &&
-       memcached_last_error_errno(mc) == 0))
+  if (not_a_number(mc, r))
     return MCREPL_NON_NUMERIC;
   rc = mcrepl__from_memcached(r);
   if (rc == MCREPL_SUCCESS)

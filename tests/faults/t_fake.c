@@ -6,7 +6,9 @@
  *
  * As the master: every command returns within the 300 ms timeout plus a
  * margin; no write claims success; nothing is queued for the slave but
- * a read-back per write that timed out.
+ * a read-back per write that timed out; neither garbage nor a
+ * CLIENT_ERROR about something else is taken for a value that is no
+ * number.
  * As the slave: the caller's writes (to a real master) all succeed;
  * replication never reports success; errors are counted; the counters
  * add up; mcrepl_destroy returns within the shutdown timeout plus a
@@ -67,6 +69,10 @@ static void as_master(fake_mode_t mode, int slave_port)
             fake_mode_name[mode], g_ops[i].name, ms);
       CHECK(!g_ops[i].write || rc != MCREPL_SUCCESS, "%s master: %s "
             "succeeded", fake_mode_name[mode], g_ops[i].name);
+      /* Only memcached's "cannot increment or decrement non-numeric
+       * value" says the value is no number: no fake says that. */
+      CHECK(rc != MCREPL_NON_NUMERIC, "%s master: %s said NON_NUMERIC",
+            fake_mode_name[mode], g_ops[i].name);
       /* A key write that timed out is queued as a read-back: the master
        * may have applied it. */
       timeouts += g_ops[i].write && rc == MCREPL_TIMEOUT &&
