@@ -318,6 +318,30 @@ START_TEST(test_resync_if_needed_bad_address)
 }
 END_TEST
 
+/* A target that refuses items (its -I is smaller than the source's):
+ * exit 4, which mcrepl-notify.sh does not retry, and the reason. */
+START_TEST(test_resync_refused_items_exit_4)
+{
+  mc_server_t *big = mc_start("-I 2m");
+  char cmd[256], out[512], *huge;
+  size_t n = 1536 * 1024;
+
+  ck_assert_ptr_nonnull(big);
+  huge = malloc(n + 1);
+  ck_assert_ptr_nonnull(huge);
+  memset(huge, 'h', n);
+  huge[n] = '\0';
+  ck_assert_int_eq(mc_raw_set(big->port, "too-large", huge, 0, 0), 0);
+  free(huge);
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d -q 2>&1", big->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 4);
+  ck_assert_msg(strstr(out, "refused") && strstr(out, "too-large"), "%s",
+                out);
+  mc_stop(big);
+}
+END_TEST
+
 /* --exptime and --flags take their value as the next word too, as
  * documented. */
 START_TEST(test_value_as_next_word)
@@ -457,6 +481,7 @@ int main(void)
   tcase_add_test(tc, test_fill_count_message);
   tcase_add_test(tc, test_help_failover_options);
   tcase_add_test(tc, test_resync_if_needed_bad_address);
+  tcase_add_test(tc, test_resync_refused_items_exit_4);
   tcase_add_test(tc, test_failover_after_options);
   tcase_add_test(tc, test_value_as_next_word);
   tcase_add_test(tc, test_failover_foreign_arguments);

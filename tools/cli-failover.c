@@ -16,7 +16,9 @@
 
 #include "cli.h"
 
-enum { OK = 0, NOT_READY = 1, USAGE = 2, FAIL = 3 };
+/* INCOMPLETE: a resync ran to its end but the target refused items (its
+ * -I or -M): running it again changes nothing until it is reconfigured. */
+enum { OK = 0, NOT_READY = 1, USAGE = 2, FAIL = 3, INCOMPLETE = 4 };
 
 typedef struct {
   const char *node, *peer, *from, *to, *rate, *options, *config;
@@ -241,7 +243,9 @@ static int run_resync(fopts_t *o)
   fprintf(stderr, "mcrepl-cli: resync %s -> %s: %s\n", o->from, o->to,
           err[0] ? err : mcrepl_strerror(rc));
   return rc == MCREPL_BAD_CONFIG || rc == MCREPL_INVALID_ARGUMENTS ? USAGE
-         : rc == MCREPL_EXISTS ? NOT_READY : FAIL;
+         : rc == MCREPL_EXISTS        ? NOT_READY
+         : rc == MCREPL_SLAVE_DIRTY   ? INCOMPLETE
+                                      : FAIL;
 }
 
 /* status ----------------------------------------------------------------- */

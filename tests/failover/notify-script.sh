@@ -61,4 +61,59 @@ say "$([[ $rc == 0 ]] && echo yes || echo no)" \
 say "$(stopped "$WORKER")" "unwritable state: the worker is still stopped"
 WORKER=
 
+# A target that refuses items (mcrepl-cli resync exits 4) is a matter of
+# its configuration: copying it all again every 30 s for an hour would
+# only load the serving master. The worker tries once and gives up.
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  return 1
+}
+
+start_memcached() { # start_memcached VAR: its port into VAR
+  local port
+  port=$(free_port)
+  memcached -l 127.0.0.1 -p "$port" -U 0 -u nobody >/dev/null 2>&1 &
+  MC_PIDS+=("$!")
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  printf -v "$1" '%s' "$port"
+}
+
+MC_PIDS=()
+trap 'cleanup; ((${#MC_PIDS[@]} == 0)) || kill -KILL "${MC_PIDS[@]}" 2>/dev/null' \
+  EXIT
+start_memcached P1
+start_memcached P2
+D=$TMP/refused
+mkdir -p "$D"
+FAKE_CLI=$TMP/fake-cli
+cat >"$FAKE_CLI" <<END
+#!/usr/bin/env bash
+[[ \$1 == resync ]] || exit 0 # check: the peer is ready
+echo x >>"$D/resyncs"
+echo "resync: the target refused 1 copy" >&2
+exit 4
+END
+chmod +x "$FAKE_CLI"
+rc=0
+timeout 15 bash "$NOTIFY" --worker "--cli=$FAKE_CLI" "--state-dir=$D" \
+  "--self=127.0.0.1:$P1" "--peer=127.0.0.1:$P2" --wait=12 \
+  >/dev/null 2>&1 || rc=$?
+n=$(wc -l <"$D/resyncs" 2>/dev/null || echo 0)
+say "$([[ $n == 1 ]] && echo yes || echo no)" \
+  "a target that refuses items is resynced once (got $n)"
+say "$([[ $rc == 1 ]] && echo yes || echo no)" \
+  "the worker then gives up with exit 1 (got $rc)"
+say "$(grep -q 'refuses items' "$D/events.log" && echo yes || echo no)" \
+  "and says why"
+
 exit "$FAILED"

@@ -22,7 +22,8 @@
 #           a worker is started in the background (unless one runs). The
 #           worker waits until both memcached answer and the peer is
 #           ready, then runs `mcrepl-cli resync --from=PEER --to=SELF
-#           --flush` (retrying with backoff until it succeeds): a node
+#           --flush` (retrying with backoff until it succeeds, unless
+#           the node refuses items: then it gives up at once): a node
 #           back from FAULT may have missed writes that no marker
 #           reports, so it is emptied and copied whole. Meanwhile the
 #           node's health check (mcrepl-check.sh) reports it not ready
@@ -167,6 +168,14 @@ worker() {
       log "resync done: $PEER -> $SELF in" \
         "$((($(date +%s%N) - t0) / 1000000)) ms"
       exit 0
+    fi
+    if ((rc == 4)); then
+      # Copying it all again would meet the same refusals, and load the
+      # serving master for nothing: the node stays out until an operator
+      # gives it the peer's -I and -m (its next FAULT starts a worker).
+      log "gave up: $SELF refuses items that $PEER holds (see" \
+        "resync.log); give it the same -I and -m as $PEER"
+      exit 1
     fi
     log "resync failed (exit $rc); retrying in $pause s"
     sleep "$pause"
