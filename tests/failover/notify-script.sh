@@ -7,8 +7,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NOTIFY=$ROOT/tools/keepalived/mcrepl-notify.sh
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mcrepl-notify-sh.XXXXXX")
 WORKER=
+MC_PIDS=()
 cleanup() {
   [[ -z $WORKER ]] || kill -TERM -- "-$WORKER" 2>/dev/null || true
+  ((${#MC_PIDS[@]} == 0)) || kill -KILL "${MC_PIDS[@]}" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -81,6 +83,7 @@ start_memcached() { # start_memcached VAR: its port into VAR
   port=$(free_port)
   memcached -l 127.0.0.1 -p "$port" -U 0 -u nobody >/dev/null 2>&1 &
   MC_PIDS+=("$!")
+  disown
   for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
@@ -88,9 +91,6 @@ start_memcached() { # start_memcached VAR: its port into VAR
   printf -v "$1" '%s' "$port"
 }
 
-MC_PIDS=()
-trap 'cleanup; ((${#MC_PIDS[@]} == 0)) || kill -KILL "${MC_PIDS[@]}" 2>/dev/null' \
-  EXIT
 start_memcached P1
 start_memcached P2
 D=$TMP/refused
