@@ -323,16 +323,12 @@ END_TEST
 START_TEST(test_resync_refused_items_exit_4)
 {
   mc_server_t *big = mc_start("-I 2m");
-  char cmd[256], out[512], *huge;
-  size_t n = 1536 * 1024;
+  char cmd[256], out[512];
 
   ck_assert_ptr_nonnull(big);
-  huge = malloc(n + 1);
-  ck_assert_ptr_nonnull(huge);
-  memset(huge, 'h', n);
-  huge[n] = '\0';
-  ck_assert_int_eq(mc_raw_set(big->port, "too-large", huge, 0, 0), 0);
-  free(huge);
+  ck_assert_int_eq(mc_raw_set_filled(big->port, "too-large", 1536 * 1024,
+                                     'h'),
+                   0);
   snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
            "--to=127.0.0.1:%d -q 2>&1", big->port, g_s->port);
   ck_assert_int_eq(sh(cmd, out, sizeof out), 4);

@@ -206,20 +206,16 @@ START_TEST(test_resync_refused_items_leave_the_target_unready)
 {
   mc_server_t *big = mc_start("-I 2m -m 64");
   mcrepl_resync_progress_t pr = {0};
-  char err[256], stale[64], bign[32], *huge;
-  size_t n = 1536 * 1024;
+  char err[256], stale[64], bign[32];
 
   ck_assert(big);
   snprintf(bign, sizeof bign, "127.0.0.1:%d", big->port);
   ck_assert_int_eq(mcrepl_check(bign, g_bn, NULL, NULL, 0),
                    MCREPL_HEALTH_READY);
   fill_raw(big->port, "k", 50, 0);
-  huge = malloc(n + 1);
-  ck_assert(huge);
-  memset(huge, 'h', n);
-  huge[n] = '\0';
-  ck_assert_int_eq(mc_raw_set(big->port, "too-large", huge, 0, 0), 0);
-  free(huge);
+  ck_assert_int_eq(mc_raw_set_filled(big->port, "too-large", 1536 * 1024,
+                                     'h'),
+                   0);
   snprintf(stale, sizeof stale, "mcrepl:stale:%s", g_bn);
   ck_assert_int_eq(mc_raw_set(big->port, stale, "x", 0, 0), 0);
   ck_rc(mcrepl_resync(bign, g_bn, NULL, last_progress, &pr, err,

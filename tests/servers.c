@@ -495,6 +495,17 @@ int mc_raw_set(int port, const char *key, const char *value,
   return rc;
 }
 
+int mc_raw_set_filled(int port, const char *key, size_t len, char fill) {
+  char *value = malloc(len + 1);
+  if (value == NULL)
+    return -1;
+  memset(value, fill, len);
+  value[len] = '\0';
+  int rc = mc_raw_set(port, key, value, 0, 0);
+  free(value);
+  return rc;
+}
+
 /* Parses "VA <len> f<flags> t<ttl>\r\n<data>\r\n". */
 static int parse_va(const rbuf_t *o, char **value, size_t *len,
                     uint32_t *flags, long *ttl) {

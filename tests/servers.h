@@ -69,6 +69,8 @@ long mc_raw_ttl(int port, const char *key);
 /* Classic `set`. Returns 0 when STORED, else -1. */
 int mc_raw_set(int port, const char *key, const char *value,
                uint32_t flags, long ttl);
+/* The same with a value of len bytes of fill, no flags, no expiry. */
+int mc_raw_set_filled(int port, const char *key, size_t len, char fill);
 
 /* `stats` curr_items, or -1. */
 long mc_raw_items(int port);
