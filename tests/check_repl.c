@@ -307,8 +307,10 @@ START_TEST(test_touch_converges) {
   ck_rc(mcrepl_touch(g_m, S("k-touch"), 100), MCREPL_SUCCESS);
   wait_ok();
   assert_same("k-touch");
+  /* Within ttl_close's two seconds: seen as 101 under the parallel
+   * make check of a Debian package build. */
   long ttl = mc_raw_ttl(SPORT(0), "k-touch");
-  ck_assert_msg(ttl >= 98 && ttl <= 100, "slave ttl %ld", ttl);
+  ck_assert_msg(ttl_close(ttl, 100), "slave ttl %ld", ttl);
 }
 END_TEST
 
