@@ -6,11 +6,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NOTIFY=$ROOT/tools/keepalived/mcrepl-notify.sh
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mcrepl-notify-sh.XXXXXX")
+export MCREPL_TEST_TMPDIR=$TMP/pids
+mkdir -p "$MCREPL_TEST_TMPDIR"
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh"
 WORKER=
-MC_PIDS=()
 cleanup() {
   [[ -z $WORKER ]] || kill -TERM -- "-$WORKER" 2>/dev/null || true
-  ((${#MC_PIDS[@]} == 0)) || kill -KILL "${MC_PIDS[@]}" 2>/dev/null || true
+  kill_pidfiles
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -66,33 +69,12 @@ WORKER=
 # A target that refuses items (mcrepl-cli resync exits 4) is a matter of
 # its configuration: copying it all again every 30 s for an hour would
 # only load the serving master. The worker tries once and gives up.
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  return 1
-}
-
-start_memcached() { # start_memcached VAR: its port into VAR
-  local port
-  port=$(free_port)
-  memcached -l 127.0.0.1 -p "$port" -U 0 -u nobody >/dev/null 2>&1 &
-  MC_PIDS+=("$!")
-  disown
-  for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
-  printf -v "$1" '%s' "$port"
-}
-
-start_memcached P1
-start_memcached P2
+# As root, memcached as root too: a container that maps one user id
+# alone cannot switch to "nobody".
+start_memcached self
+P1=$MC_PORT
+start_memcached peer
+P2=$MC_PORT
 D=$TMP/refused
 mkdir -p "$D"
 FAKE_CLI=$TMP/fake-cli
@@ -115,5 +97,6 @@ say "$([[ $rc == 1 ]] && echo yes || echo no)" \
   "the worker then gives up with exit 1 (got $rc)"
 say "$(grep -q 'refuses items' "$D/events.log" && echo yes || echo no)" \
   "and says why"
+((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
 
 exit "$FAILED"
