@@ -74,6 +74,7 @@ static const opt_t opts[] = {
   INT_OPT("resync-rate", RESYNC, resync_rate, 0, RATE_MAX),
   FLAG_OPT("binary-protocol", CLIENT, binary_protocol),
   FLAG_OPT("resync-flush", RESYNC, resync_flush),
+  FLAG_OPT("resync-if-needed", RESYNC, resync_if_needed),
   FLAG_OPT("read-only", CHECK, read_only),
   FLAG_OPT("read-failover", CLIENT, read_failover),
 };

@@ -57,6 +57,8 @@ typedef struct mcrepl__config {
   int pool_idle_ms;         /* --pool-idle-timeout; default 30000 */
   int resync_rate;          /* --resync-rate: items/s, 0 unlimited; 20000 */
   int resync_flush;         /* --resync-flush: empty the target first */
+  /* --resync-if-needed: copy only into a target found empty or stale */
+  int resync_if_needed;
   /* --read-failover (default yes): a read the vip cannot answer is
    * asked of the other node of the pair */
   int read_failover;

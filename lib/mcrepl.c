@@ -1,6 +1,7 @@
 /* The handle: create/destroy, and the caller's path of every command:
  * key -> pair (ring) -> master (pooled libmemcached handle) -> on success,
  * one entry on the pair's queue for its sender. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,12 +151,14 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
 
   if (!m) {
     seterr(errbuf, errbuf_len, "out of memory");
+    errno = ENOMEM;
     return NULL;
   }
   pthread_mutex_init(&m->cb_mu, NULL);
   atomic_init(&m->log_max, -1);
   if (mcrepl__config_parse(config, &m->cfg, errbuf, errbuf_len) != 0) {
     free_handle(m, 0, 0);
+    errno = EINVAL;
     return NULL;
   }
   m->npairs = m->cfg.npairs;
@@ -164,12 +167,14 @@ MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
   if (!m->ring || !m->pairs) {
     seterr(errbuf, errbuf_len, "out of memory");
     free_handle(m, 0, 0);
+    errno = ENOMEM;
     return NULL;
   }
   for (i = 0; i < m->npairs; i++)
     if (init_pair(m, i) != 0) {
       seterr(errbuf, errbuf_len, "out of memory or threads");
       free_handle(m, i, mcrepl__now_ns());
+      errno = ENOMEM;
       return NULL;
     }
   return m;
@@ -1131,7 +1136,9 @@ void mcrepl__log(mcrepl_t *m, mcrepl_log_level_t level, const char *fmt,
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   mcrepl__callback_begin(m);
-  if (m->log_cb)
+  /* Checked again under the lock: a callback set while this message was
+   * formatted may want less than the one it replaced. */
+  if (m->log_cb && (int)level <= atomic_load(&m->log_max))
     m->log_cb(m->log_ctx, level, msg);
   mcrepl__callback_end(m);
 }

@@ -694,6 +694,27 @@ static mcrepl_return_t setup(resync_t *r, const char *from, const char *to,
   return MCREPL_SUCCESS;
 }
 
+/* --resync-if-needed: the target's health check, as keepalived's runs
+ * it, decides; only a target that lost its data or missed writes is
+ * copied into. Asked after the options and addresses were accepted, so
+ * that a mistake in them is reported whatever the target's state. */
+static mcrepl_return_t if_needed(resync_t *r, const char *from,
+                                 const char *to, int *needed)
+{
+  char opts[96];
+  mcrepl_health_t h;
+
+  snprintf(opts, sizeof opts, "--read-only --connect-timeout=%d "
+           "--timeout=%d", r->cfg.connect_timeout_ms, r->cfg.io_timeout_ms);
+  h = mcrepl_check(to, from, opts, r->err, r->errlen);
+  *needed = h == MCREPL_HEALTH_EMPTY || h == MCREPL_HEALTH_STALE;
+  if (*needed)
+    r->err[0] = '\0';
+  return h == MCREPL_HEALTH_DOWN    ? MCREPL_CONNECTION_FAILURE
+         : h == MCREPL_HEALTH_ERROR ? MCREPL_FAILURE
+                                    : MCREPL_SUCCESS;
+}
+
 MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
                                          const char *options,
                                          mcrepl_resync_cb cb, void *ctx,
@@ -702,6 +723,7 @@ MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
   char dummy[256];
   resync_t *r = calloc(1, sizeof *r);
   mcrepl_return_t rc;
+  int needed = 1;
 
   if (!r)
     return MCREPL_NOMEM;
@@ -715,7 +737,9 @@ MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
   mcrepl__conn_init(&r->src);
   mcrepl__conn_init(&r->dst);
   rc = setup(r, from, to, options);
-  if (rc == MCREPL_SUCCESS)
+  if (rc == MCREPL_SUCCESS && r->cfg.resync_if_needed)
+    rc = if_needed(r, from, to, &needed);
+  if (rc == MCREPL_SUCCESS && needed)
     rc = run(r);
   mcrepl__conn_free(&r->dump);
   mcrepl__conn_free(&r->src);

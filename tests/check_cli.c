@@ -318,6 +318,54 @@ START_TEST(test_resync_if_needed_bad_address)
 }
 END_TEST
 
+/* Runs resync --from=g_m --to=TO --if-needed with extra args; returns
+ * its exit status, standard output and error in out. */
+static int resync_if_needed(int to, const char *extra, char *out,
+                            size_t len)
+{
+  char cmd[384];
+
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d --if-needed %s 2>&1", g_m->port, to, extra);
+  return sh(cmd, out, len);
+}
+
+/* resync --if-needed copies into a target that lost its data, leaves a
+ * ready one alone, and checks its options and addresses first, whatever
+ * the target's state: a typo is exit 2, never "nothing to do". */
+START_TEST(test_resync_if_needed)
+{
+  char cmd[256], out[1024];
+
+  ck_assert_int_eq(mc_raw_set(g_m->port, "k1", "one", 0, 0), 0);
+  /* The first check of a new pair marks the node it examines ready. */
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d "
+           "--peer=127.0.0.1:%d -q", g_m->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+  /* The slave holds no marker while its peer does: EMPTY, copied. */
+  ck_assert_int_eq(resync_if_needed(g_s->port, "", out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "resync done") != NULL, "%s", out);
+  ck_assert_int_eq(mc_raw_get(g_s->port, "k1", NULL, NULL, NULL), 1);
+  /* Now ready: nothing to do, nothing copied. */
+  ck_assert_int_eq(mc_raw_set(g_m->port, "k2", "two", 0, 0), 0);
+  ck_assert_int_eq(resync_if_needed(g_s->port, "", out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "nothing to do") != NULL, "%s", out);
+  ck_assert_int_eq(mc_raw_get(g_s->port, "k2", NULL, NULL, NULL), 0);
+  /* Mistakes are usage errors even where there is nothing to do. */
+  ck_assert_int_eq(resync_if_needed(g_s->port, "--options=--bogus", out,
+                                    sizeof out), 2);
+  ck_assert_msg(strstr(out, "--bogus") != NULL, "%s", out);
+  ck_assert_int_eq(resync_if_needed(g_s->port, "--rate=abc", out,
+                                    sizeof out), 2);
+  snprintf(cmd, sizeof cmd, CLI " resync --from= --to=127.0.0.1:%d "
+           "--if-needed 2>&1", g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  /* A target that does not answer: a failure, not "nothing to do". */
+  ck_assert_int_eq(resync_if_needed(1, "", out, sizeof out), 3);
+  ck_assert_msg(strstr(out, "nothing to do") == NULL, "%s", out);
+}
+END_TEST
+
 /* A target that refuses items (its -I is smaller than the source's):
  * exit 4, which mcrepl-notify.sh does not retry, and the reason. */
 START_TEST(test_resync_refused_items_exit_4)
@@ -477,6 +525,7 @@ int main(void)
   tcase_add_test(tc, test_fill_count_message);
   tcase_add_test(tc, test_help_failover_options);
   tcase_add_test(tc, test_resync_if_needed_bad_address);
+  tcase_add_test(tc, test_resync_if_needed);
   tcase_add_test(tc, test_resync_refused_items_exit_4);
   tcase_add_test(tc, test_failover_after_options);
   tcase_add_test(tc, test_value_as_next_word);

@@ -517,6 +517,9 @@ START_TEST(test_options_of_check_and_resync)
   ck_assert_int_eq(cfg.connect_timeout_ms, 8);
   ck_assert_int_eq(cfg.resync_rate, 0);
   ck_assert_int_eq(cfg.resync_flush, 1);
+  ck_assert_int_eq(cfg.resync_if_needed, 0);
+  ok_for("--resync-if-needed", MCREPL__FOR_RESYNC);
+  ck_assert_int_eq(cfg.resync_if_needed, 1);
   bad("--timeout=5", "no --pair given", NULL);
 }
 END_TEST

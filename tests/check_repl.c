@@ -4,6 +4,7 @@
  * looks at what each server really holds through raw connections, never
  * through mcrepl, so that a test proves what reached the slave. */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -1488,15 +1489,21 @@ START_TEST(test_bad_configs) {
   size_t n = sizeof bad_configs / sizeof bad_configs[0];
   for (size_t i = 0; i < n; i++) {
     char err[256] = "";
+    errno = 0;
     mcrepl_t *m = mcrepl_create(bad_configs[i], err, sizeof err);
     ck_assert_msg(m == NULL, "config '%s' accepted", bad_configs[i]);
     ck_assert_msg(err[0] != '\0', "config '%s': empty errbuf",
                   bad_configs[i]);
+    /* EINVAL tells a refused configuration from a lack of resources. */
+    ck_assert_msg(errno == EINVAL, "config '%s': errno %d", bad_configs[i],
+                  errno);
     ck_assert_ptr_null(mcrepl_create(bad_configs[i], NULL, 0));
   }
   char err[256] = "";
+  errno = 0;
   ck_assert_ptr_null(mcrepl_create(NULL, err, sizeof err));
   ck_assert_msg(err[0] != '\0', "NULL config: empty errbuf");
+  ck_assert_int_eq(errno, EINVAL);
 }
 END_TEST
 

@@ -26,6 +26,7 @@ typedef struct {
 } fopts_t;
 
 static volatile sig_atomic_t interrupted;
+static int progressed; /* the resync's callback was called: it ran */
 
 static void on_signal(int sig)
 {
@@ -173,6 +174,7 @@ static int progress(void *ctx, const mcrepl_resync_progress_t *p)
   struct timespec now;
   const fopts_t *o = ctx;
 
+  progressed = 1;
   clock_gettime(CLOCK_MONOTONIC, &now);
   if (!o->quiet && isatty(STDERR_FILENO) &&
       (p->done || now.tv_sec * 10 + now.tv_nsec / 100000000 !=
@@ -195,49 +197,31 @@ static int progress(void *ctx, const mcrepl_resync_progress_t *p)
   return interrupted;
 }
 
-/* --if-needed: only a node that lost data or missed writes is copied. */
-static int needed(const fopts_t *o, int *code)
-{
-  char why[256];
-  mcrepl_health_t h = mcrepl_check(o->to, o->from, "--read-only", why,
-                                   sizeof why);
-
-  if (h == MCREPL_HEALTH_EMPTY || h == MCREPL_HEALTH_STALE)
-    return 1;
-  /* A malformed address is the caller's mistake, not "nothing to do":
-   * the same usage error as without --if-needed, so that a script that
-   * runs it sees the typo instead of a success. */
-  if (h == MCREPL_HEALTH_ERROR) {
-    fprintf(stderr, "mcrepl-cli: resync %s -> %s: %s\n", o->from, o->to,
-            why);
-    *code = USAGE;
-    return 0;
-  }
-  if (!o->quiet)
-    printf("nothing to do: %s\n", why);
-  *code = h == MCREPL_HEALTH_DOWN ? FAIL : OK;
-  return 0;
-}
-
 static int run_resync(fopts_t *o)
 {
   char opts[512], err[256];
   struct sigaction sa;
   mcrepl_return_t rc;
-  int code = OK;
 
   if (!o->from || !o->to)
     return usage("resync needs --from=HOST:PORT and --to=HOST:PORT");
-  snprintf(opts, sizeof opts, "%s%s%s %s", o->rate ? "--resync-rate=" : "",
-           o->rate ? o->rate : "", o->flush ? " --resync-flush" : "",
-           o->options ? o->options : "");
-  if (o->if_needed && !needed(o, &code))
-    return code;
+  /* --if-needed goes to the library, which checks the options and the
+   * addresses before it asks the target's health: a typo in them is a
+   * usage error whatever the target's state, never "nothing to do". */
+  if ((size_t)snprintf(opts, sizeof opts, "%s%s%s%s %s",
+                       o->rate ? "--resync-rate=" : "",
+                       o->rate ? o->rate : "",
+                       o->flush ? " --resync-flush" : "",
+                       o->if_needed ? " --resync-if-needed" : "",
+                       o->options ? o->options : "") >= sizeof opts)
+    return usage("resync: --options or --rate too long");
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   rc = mcrepl_resync(o->from, o->to, opts, progress, o, err, sizeof err);
+  if (rc == MCREPL_SUCCESS && !o->quiet && !progressed)
+    printf("nothing to do: %s\n", err); /* --if-needed, and no copy */
   if (rc == MCREPL_SUCCESS)
     return OK;
   fprintf(stderr, "mcrepl-cli: resync %s -> %s: %s\n", o->from, o->to,
@@ -308,18 +292,15 @@ static int status_pair(mcrepl_t *m, size_t i)
 static int run_status(const fopts_t *o)
 {
   const char *config = o->config ? o->config : getenv("MCREPL_CONFIG");
-  char err[256];
   mcrepl_t *m;
   size_t i;
   int code = OK;
 
   if (!config || !config[0])
     return usage("no configuration: use --config=STRING or MCREPL_CONFIG");
-  m = mcrepl_create(config, err, sizeof err);
-  if (!m) {
-    fprintf(stderr, "mcrepl-cli: bad configuration: %s\n", err);
-    return USAGE;
-  }
+  m = mcrepl_cli_create(config, &code);
+  if (!m)
+    return code;
   /* A pair of which no node answers serves nobody: a monitoring job
    * that runs status must see a failure, not a table of "down". */
   for (i = 0; i < mcrepl_pair_count(m); i++)

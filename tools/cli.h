@@ -12,6 +12,11 @@ int mcrepl_cli_is_failover(const char *word);
 
 struct mcrepl;
 
+/* mcrepl_create with the message printed on failure; *code is then the
+ * exit code: 2 for a configuration refused, 3 for no memory or thread
+ * (a retry may succeed; editing the configuration would not help). */
+struct mcrepl *mcrepl_cli_create(const char *config, int *code);
+
 enum { CLI_TABLE = 0, CLI_JSON, CLI_PROMETHEUS };
 
 /* Prints every pair's counters and its nodes' item counts in one of the

@@ -625,17 +625,28 @@ static void confirm_replication(mcrepl_t *m)
             "confirmed: %s\n", mcrepl_strerror(rc));
 }
 
-static int execute(const char *config, const req_t *r)
+mcrepl_t *mcrepl_cli_create(const char *config, int *code)
 {
   char err[256] = "";
   mcrepl_t *m = mcrepl_create(config, err, sizeof err);
-  int code;
 
   if (m == NULL) {
-    fprintf(stderr, PROG ": bad configuration: %s\n",
-            err[0] ? err : "the handle could not be created");
-    return CLI_USAGE;
+    int refused = errno == EINVAL;
+    fprintf(stderr, PROG ": %s: %s\n",
+            refused ? "bad configuration" : "cannot create the handle",
+            err[0] ? err : strerror(errno));
+    *code = refused ? CLI_USAGE : CLI_FAIL;
   }
+  return m;
+}
+
+static int execute(const char *config, const req_t *r)
+{
+  int code;
+  mcrepl_t *m = mcrepl_cli_create(config, &code);
+
+  if (m == NULL)
+    return code;
   code = r->cmd->run(m, r);
   /* After a failed write nothing was queued, so there is nothing to
    * confirm (and a flush that timed out waits in the queue anyway). */

@@ -68,8 +68,10 @@ typedef enum {
 
 /* Parses the configuration string (see mcrepl(3)), starts one sender
  * thread per pair and returns the handle; connections are made lazily, so
- * servers may be down when it is called. On failure returns NULL and, when
- * errbuf is not NULL, writes a one-line message into it. */
+ * servers may be down when it is called. On failure returns NULL, sets
+ * errno (EINVAL: the configuration was refused; ENOMEM: no memory or no
+ * thread) and, when errbuf is not NULL, writes a one-line message into
+ * it. */
 MCREPL_API mcrepl_t *mcrepl_create(const char *config, char *errbuf,
                                    size_t errbuf_len);
 
@@ -124,7 +126,8 @@ MCREPL_API mcrepl_return_t mcrepl_decr(mcrepl_t *m, const char *key,
                                        uint64_t *new_value);
 /* Flushes every master, then waits up to the I/O timeout for every slave
  * to apply the flush in order with the writes queued before it. Returns
- * MCREPL_TIMEOUT when a slave has not applied it yet: it stays queued. */
+ * MCREPL_TIMEOUT when a slave has not applied it yet (it stays queued),
+ * or when a master did not answer the flush in time. */
 MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime);
 
 /* Retrieval, from the master. ------------------------------------------- */
@@ -320,7 +323,9 @@ typedef int (*mcrepl_resync_cb)(void *ctx,
  * unready, as a slave that refuses a replicated write is dirty.
  * options (only these; any other is MCREPL_BAD_CONFIG):
  * --resync-rate=ITEMS_PER_S (0: unlimited), --resync-flush, --timeout,
- * --connect-timeout. cb and ctx may be NULL. Blocks until
+ * --connect-timeout, --resync-if-needed (copy only into a target that
+ * mcrepl_check finds EMPTY or STALE; otherwise MCREPL_SUCCESS without a
+ * call of cb, the reason in errbuf). cb and ctx may be NULL. Blocks until
  * done. Safe to call from any thread. */
 MCREPL_API mcrepl_return_t mcrepl_resync(const char *from, const char *to,
                                          const char *options,
