@@ -258,11 +258,15 @@ render_conf() {
 }
 
 ka_start() {
-  local node=$1 pid conf=$BED/$1/keepalived.conf
+  local node=$1 pid out conf=$BED/$1/keepalived.conf
   render_conf "$node" >"$conf"
   if grep -v '^ *#' "$conf" | grep -q '@[A-Z_]*@'; then
     die "unrendered placeholder in $conf"
   fi
+  # DEPLOY.md's check of the rendered file: keepalived would start
+  # anyway, past a keyword it does not know, so only this sees one.
+  out=$(ip netns exec "$(ns_of "$node")" keepalived -t -f "$conf" 2>&1) ||
+    die "keepalived -t -f $conf: $out"
   ip netns exec "$(ns_of "$node")" keepalived -n -l -D -G -P -f "$conf" \
     -p "$BED/$node/keepalived.pid" -r "$BED/$node/vrrp.pid" \
     -c "$BED/$node/checkers.pid" \

@@ -33,10 +33,11 @@ fake_worker() {
   WORKER=$(<"$1/worker.pid")
 }
 
-master() { # master STATE_DIR: runs a MASTER transition, prints its exit
-  local rc=0
+master() { # master STATE_DIR [STATE]: runs a MASTER (or STATE)
+  local rc=0 # transition, prints its exit
   bash "$NOTIFY" --cli=/bin/false "--state-dir=$1" --self=127.0.0.1:1 \
-    --peer=127.0.0.1:2 INSTANCE VI_1 MASTER 100 >/dev/null 2>&1 || rc=$?
+    --peer=127.0.0.1:2 INSTANCE VI_1 "${2:-MASTER}" 100 >/dev/null 2>&1 ||
+    rc=$?
   echo "$rc"
 }
 
@@ -57,6 +58,17 @@ say "$(stopped "$WORKER")" "MASTER stops the running worker"
 say "$(grep -q 'state INIT -> MASTER' "$D/events.log" && echo yes ||
   echo no)" "the transition is logged"
 
+# notify_deleted: the instance left the configuration on a reload. Its
+# worker would empty a node that is no longer this pair's.
+D=$TMP/deleted
+mkdir -p "$D"
+fake_worker "$D"
+rc=$(master "$D" DELETED)
+say "$([[ $rc == 0 ]] && echo yes || echo no)" "DELETED exits 0 (got $rc)"
+say "$(stopped "$WORKER")" "DELETED stops the running worker"
+say "$([[ ! -e $D/pending ]] && echo yes || echo no)" \
+  "DELETED starts no resync"
+
 D=$TMP/blocked
 mkdir -p "$D/events.log" "$D/state" # files it cannot write
 fake_worker "$D"
@@ -75,28 +87,37 @@ start_memcached self
 P1=$MC_PORT
 start_memcached peer
 P2=$MC_PORT
-D=$TMP/refused
-mkdir -p "$D"
-FAKE_CLI=$TMP/fake-cli
-cat >"$FAKE_CLI" <<END
+
+# gives_up NAME EXIT WHY: a worker whose resync exits EXIT runs it once,
+# then gives up with exit 1 and logs WHY.
+gives_up() {
+  local name=$1 code=$2 why=$3 rc=0 n
+  D=$TMP/$name
+  mkdir -p "$D"
+  cat >"$TMP/cli-$name" <<END
 #!/usr/bin/env bash
 [[ \$1 == resync ]] || exit 0 # check: the peer is ready
 echo x >>"$D/resyncs"
-echo "resync: the target refused 1 copy" >&2
-exit 4
+echo "resync: failed" >&2
+exit $code
 END
-chmod +x "$FAKE_CLI"
-rc=0
-timeout 15 bash "$NOTIFY" --worker "--cli=$FAKE_CLI" "--state-dir=$D" \
-  "--self=127.0.0.1:$P1" "--peer=127.0.0.1:$P2" --wait=12 \
-  >/dev/null 2>&1 || rc=$?
-n=$(wc -l <"$D/resyncs" 2>/dev/null || echo 0)
-say "$([[ $n == 1 ]] && echo yes || echo no)" \
-  "a target that refuses items is resynced once (got $n)"
-say "$([[ $rc == 1 ]] && echo yes || echo no)" \
-  "the worker then gives up with exit 1 (got $rc)"
-say "$(grep -q 'refuses items' "$D/events.log" && echo yes || echo no)" \
-  "and says why"
-((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
+  chmod +x "$TMP/cli-$name"
+  timeout 15 bash "$NOTIFY" --worker "--cli=$TMP/cli-$name" \
+    "--state-dir=$D" "--self=127.0.0.1:$P1" "--peer=127.0.0.1:$P2" \
+    --wait=12 >/dev/null 2>&1 || rc=$?
+  n=$(wc -l <"$D/resyncs" 2>/dev/null || echo 0)
+  say "$([[ $n == 1 ]] && echo yes || echo no)" \
+    "$name: resynced once (got $n)"
+  say "$([[ $rc == 1 ]] && echo yes || echo no)" \
+    "$name: the worker then gives up with exit 1 (got $rc)"
+  say "$(grep -q "$why" "$D/events.log" && echo yes || echo no)" \
+    "$name: and says why"
+  ((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
+}
+
+gives_up refused 4 'refuses items'
+# A usage error (SELF and PEER one server, a bad --resync-arg) does not
+# go away by waiting either.
+gives_up usage 2 'refused the resync.s arguments'
 
 exit "$FAILED"

@@ -11,7 +11,8 @@
 #
 # Exits 0 when `mcrepl-cli check --node=NODE --peer=PEER` says the node may
 # be its pair's master (it answers, no resync is filling it, it is not
-# stale, it is not empty while its peer holds the data), 1 otherwise.
+# stale, it is not empty while its peer holds the data), 1 otherwise, 2 on
+# a usage error (keepalived counts both as a failed check).
 # keepalived runs it without a shell, as root, every `interval` seconds.
 set -euo pipefail
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

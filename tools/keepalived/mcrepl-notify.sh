@@ -10,12 +10,16 @@
 #
 #   --state-dir  root-only directory for this instance: events.log (one
 #                line per event, also sent to syslog), resync.log (the
-#                last resync's output), state, pending, worker.pid/.lock
+#                resyncs' output, appended), state, pending,
+#                worker.pid/.lock
 #   --self       this node's memcached; --peer the pair's other node
 #                (spelt as in the clients' --pair)
 #   --cli        mcrepl-cli (default: mcrepl-cli in PATH)
-#   --wait       how long a resync waits for both nodes to answer (3600)
-#   --resync-arg extra argument for `mcrepl-cli resync` (e.g. --flush)
+#   --wait       how long the worker keeps at it, waiting for both nodes
+#                to answer and retrying failed resyncs (3600 s)
+#   --resync-arg extra argument for `mcrepl-cli resync` (e.g.
+#                --rate=50000)
+#   --log        also append the events to this file
 #
 # What it does:
 #   FAULT   the node may lose or miss data: a resync is now pending and
@@ -23,16 +27,22 @@
 #           worker waits until both memcached answer and the peer is
 #           ready, then runs `mcrepl-cli resync --from=PEER --to=SELF
 #           --flush` (retrying with backoff until it succeeds, unless
-#           the node refuses items: then it gives up at once): a node
-#           back from FAULT may have missed writes that no marker
-#           reports, so it is emptied and copied whole. Meanwhile the
-#           node's health check (mcrepl-check.sh) reports it not ready
-#           (empty, stale, or resyncing), so it stays in FAULT.
+#           the node refuses items or mcrepl-cli its arguments: then it
+#           gives up at once): a node back from FAULT may have missed
+#           writes that no marker reports, so it is emptied and copied
+#           whole. Meanwhile the node's health check (mcrepl-check.sh)
+#           reports it not ready (empty, stale, or resyncing), so it
+#           stays in FAULT. A worker that gave up is not started again
+#           by keepalived (the node is in FAULT already): once the cause
+#           is fixed, run this script by hand with STATE FAULT.
 #   BACKUP  starts the worker only when a resync is pending (a FAULT, or
 #           a MASTER that had to yield) and none runs: the BACKUP that
 #           follows a finished resync starts nothing.
 #   MASTER  stops a running worker: never copy into a serving master.
 #   STOP    stops a running worker; a pending resync stays pending.
+#   DELETED (notify_deleted: the instance left keepalived's
+#           configuration on a reload) stops a running worker and
+#           starts none: the node is no longer this pair's.
 set -euo pipefail
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -172,16 +182,25 @@ worker() {
     if ((rc == 4)); then
       # Copying it all again would meet the same refusals, and load the
       # serving master for nothing: the node stays out until an operator
-      # gives it the peer's -I and -m (its next FAULT starts a worker).
+      # gives it the peer's -I and -m.
       log "gave up: $SELF refuses items that $PEER holds (see" \
-        "resync.log); give it the same -I and -m as $PEER"
+        "resync.log); give it the same -I and -m as $PEER, then run" \
+        "this script with STATE FAULT"
+      exit 1
+    fi
+    if ((rc == 2)); then
+      # A usage error (a bad --resync-arg, SELF and PEER one server)
+      # does not go away by waiting.
+      log "gave up: mcrepl-cli refused the resync's arguments (see" \
+        "resync.log); fix them, then run this script with STATE FAULT"
       exit 1
     fi
     log "resync failed (exit $rc); retrying in $pause s"
     sleep "$pause"
     pause=$((pause * 2 > 30 ? 30 : pause * 2))
   done
-  log "gave up: no resync of $SELF within $WAIT_S s"
+  log "gave up: no resync of $SELF within $WAIT_S s; run this script" \
+    "with STATE FAULT to try again"
   exit 1
 }
 
@@ -218,6 +237,7 @@ transition() {
       rm -f "$STATE_DIR/pending" 2>/dev/null || true
       ;;
     STOP) stop_worker STOP ;;
+    DELETED) stop_worker DELETED ;;
   esac
 }
 
