@@ -24,6 +24,22 @@ if ! command -v memcached >/dev/null; then
   exit 1
 fi
 
+# Usage errors: exit 2 at once, before any server starts. Each of these
+# once ran something else (a mode silently dropped, a size wrapped round
+# to 1K, a list entry run twice) or exited 1.
+for args in "--modes=write-through --threads=4" "--modes=" \
+  "--master=foo --slave=bar" "--sizes=18014398509481985K" \
+  "--threads=1,1" "--sizes=100,100" "--rounds=0" "--json --csv"; do
+  rc=0
+  # shellcheck disable=SC2086 # one word per option
+  timeout 10 "$BENCH" $args >/dev/null 2>&1 || rc=$?
+  if ((rc != 2)); then
+    echo "bench-smoke: FAILED: mcrepl-bench $args exited $rc, not 2" >&2
+    exit 1
+  fi
+done
+echo "bench-smoke: usage errors exit 2"
+
 echo "==> $BENCH --quick"
 rc=0
 timeout --kill-after=10 "$LIMIT_S" "$BENCH" --quick || rc=$?

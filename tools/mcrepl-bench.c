@@ -64,6 +64,10 @@
  * memcached's -m 1024 on both servers (replicas put all on both). */
 #define BYTES_BUDGET ((size_t)128 << 20)
 #define QUICK_BUDGET ((size_t)16 << 20)
+/* What an item costs memcached beyond its value (header, CAS, key and
+ * slab rounding, about): counted in the budget, or small values in
+ * their millions would overflow -m 1024 and pass for missed keys. */
+#define ITEM_OVERHEAD 96
 #define MIN_OPS 50
 #define MGET_KEYS 100
 #define READ_KEYS 1000
@@ -785,6 +789,7 @@ typedef struct opts {
   size_t threads[MAX_LIST], nthreads;
   size_t sizes[MAX_LIST], nsizes;
   int selected[NMODES];
+  int named; /* --modes given: every mode selected must run */
   int quick, json, csv, spinners;
   layout_t layout;
   size_t budget;
@@ -1241,13 +1246,57 @@ static void client_close(client_t *cl)
 
 /* Workers --------------------------------------------------------------- */
 
+/* Where the warmed-up workers wait to be let go together. Not a
+ * barrier: workers already waiting in one could never leave it when a
+ * later thread fails to start; a gate can be opened to abort. */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t arrived;
+  int state; /* 0 closed, 1 go, -1 abort */
+} gate_t;
+
+#define GATE_INIT \
+  {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0}
+
+/* A worker's arrival; 1 when it is to go on, 0 on abort. */
+static int gate_pass(gate_t *g)
+{
+  int go;
+
+  pthread_mutex_lock(&g->mu);
+  g->arrived++;
+  pthread_cond_broadcast(&g->cv);
+  while (g->state == 0)
+    pthread_cond_wait(&g->cv, &g->mu);
+  go = g->state > 0;
+  pthread_mutex_unlock(&g->mu);
+  return go;
+}
+
+static void gate_await(gate_t *g, size_t n)
+{
+  pthread_mutex_lock(&g->mu);
+  while (g->arrived < n)
+    pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate_t *g, int state)
+{
+  pthread_mutex_lock(&g->mu);
+  g->state = state;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
 typedef struct job {
   const bench_t *b;
   const bcase_t *c;
   int round;
   size_t t;            /* thread number */
   client_t cl;
-  pthread_barrier_t *ready, *go;
+  gate_t *gate;
   uint64_t *lat;       /* this thread's slice of the latency array */
   size_t first, n;     /* its keys: first .. first + n - 1 */
   int64_t t_end;
@@ -1303,8 +1352,8 @@ static void *worker_main(void *arg)
     make_op(j, i, 1, &op, key);
     j->warm_errors += !fn(&j->cl, &op);
   }
-  pthread_barrier_wait(j->ready);
-  pthread_barrier_wait(j->go);
+  if (!gate_pass(j->gate))
+    return NULL;
   j->wait0 = thread_wait_ns();
   for (size_t i = 0; i < j->n; i++) {
     int64_t t0;
@@ -1361,7 +1410,7 @@ typedef struct run {
   job_t *jobs;
   pthread_t *tids;
   size_t started;
-  pthread_barrier_t ready, go;
+  gate_t gate;
   mcrepl_pair_stats_t st0, st1, st2;
   int64_t t0, t1, t_back, t_drained;
   int64_t cpu0[3], cpu1[3]; /* this process, master, slave */
@@ -1405,8 +1454,7 @@ static void split_jobs(run_t *x)
     j->c = x->c;
     j->round = x->round;
     j->t = i;
-    j->ready = &x->ready;
-    j->go = &x->go;
+    j->gate = &x->gate;
     j->first = first;
     j->n = per + (i < extra);
     j->lat = x->b->lat + first;
@@ -1435,8 +1483,6 @@ static int run_setup(run_t *x)
   for (size_t i = 0; i < t; i++)
     if (client_open(&x->jobs[i].cl, b, x->c->mode, x->m) != 0)
       return -1;
-  pthread_barrier_init(&x->ready, NULL, (unsigned)t + 1);
-  pthread_barrier_init(&x->go, NULL, (unsigned)t + 1);
   return 0;
 }
 
@@ -1485,12 +1531,14 @@ static int run_threads(run_t *x)
 
   for (x->started = 0; x->started < t; x->started++)
     if (pthread_create(&x->tids[x->started], NULL, worker_main,
-                       &x->jobs[x->started]) != 0)
+                       &x->jobs[x->started]) != 0) {
+      gate_open(&x->gate, -1); /* run_teardown joins those started */
       return -1;
-  pthread_barrier_wait(&x->ready);
+    }
+  gate_await(&x->gate, t);
   run_arm(x);
   x->t0 = now_ns();
-  pthread_barrier_wait(&x->go);
+  gate_open(&x->gate, 1);
   for (size_t i = 0; i < t; i++)
     pthread_join(x->tids[i], NULL);
   x->started = 0;
@@ -1658,7 +1706,8 @@ static int run_prepare(run_t *x)
 
 static void run_case(bench_t *b, bcase_t *c, int round)
 {
-  run_t x = {.b = b, .c = c, .round = round, .r = &c->r[round]};
+  run_t x = {.b = b, .c = c, .round = round, .r = &c->r[round],
+             .gate = GATE_INIT};
   int ok;
 
   result_clear(x.r);
@@ -1693,7 +1742,8 @@ static void run_case(bench_t *b, bcase_t *c, int round)
 
 static size_t case_ops(const opts_t *o, const bmode_t *m, size_t size)
 {
-  size_t per_op = size * (m->kind == K_MGET ? MGET_KEYS : 1);
+  size_t per_op = (size + ITEM_OVERHEAD) *
+                  (m->kind == K_MGET ? MGET_KEYS : 1);
   size_t ops = o->ops / (m->kind == K_MGET ? MGET_OPS_DIV : 1);
   size_t cap = o->budget / (per_op ? per_op : 1);
 
@@ -1850,6 +1900,32 @@ static int cmp_double(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+static double median_sorted(const double *v, size_t n)
+{
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The median over rounds of a's figure at offset fa over o's at fo: as
+ * every ratio here, taken within each round, so that a round the
+ * machine slowed for both modes does not count against one of them. */
+static double round_ratio(const bench_t *b, const bcase_t *a, size_t fa,
+                          const bcase_t *o, size_t fo)
+{
+  double v[MAX_ROUNDS];
+  size_t n = 0;
+
+  for (int r = 0; r < b->o.rounds; r++) {
+    double x = *(const double *)((const char *)&a->r[r] + fa);
+    double y = *(const double *)((const char *)&o->r[r] + fo);
+    if (!isnan(x) && !isnan(y) && y > 0)
+      v[n++] = x / y;
+  }
+  if (n == 0)
+    return NAN;
+  qsort(v, n, sizeof *v, cmp_double);
+  return median_sorted(v, n);
+}
+
 static double aggregate(const bcase_t *c, size_t f, int rounds)
 {
   double v[MAX_ROUNDS], acc;
@@ -1872,7 +1948,7 @@ static double aggregate(const bcase_t *c, size_t f, int rounds)
       acc += v[i];
     return acc;
   default:
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return median_sorted(v, n);
   }
 }
 
@@ -1975,8 +2051,11 @@ static void target_drain(const bench_t *b, targets_t *ts, size_t z)
   const bcase_t *m = find_case(b, "mcrepl", z, 1);
   const bcase_t *s = find_case(b, "mcrepl-slave-stopped", z, 1);
   const bcase_t *src = s && !isnan(s->med.drain_rate) ? s : m;
-  int k = m && src && !isnan(src->med.drain_rate);
-  double ratio = k ? src->med.drain_rate / m->med.ops_s : NAN;
+  double ratio = m && src ? round_ratio(b, src, offsetof(result_t,
+                                                          drain_rate),
+                                        m, offsetof(result_t, ops_s))
+                          : NAN;
+  int k = !isnan(ratio);
   target_t *t = target_add(ts, "sender drain rate >= 3x caller rate", k,
                            k && ratio >= 3);
 
@@ -2056,17 +2135,19 @@ static void target_beats(const bench_t *b, targets_t *ts, size_t z,
 {
   const bcase_t *m = find_case(b, "mcrepl", z, 1);
   const bcase_t *o = find_case(b, rival, z, 1);
-  int k = m && o;
+  double ratio = m && o ? round_ratio(b, m, offsetof(result_t, ops_s), o,
+                                      offsetof(result_t, ops_s))
+                        : NAN;
+  int k = !isnan(ratio);
   target_t *t = target_add(ts, name, k,
-                           k && m->med.ops_s > o->med.ops_s &&
-                               m->med.complete == 1);
+                           k && ratio > 1 && m->med.complete == 1);
 
   if (k)
     snprintf(t->detail, sizeof t->detail,
-             "%.0f vs %.0f ops/s (%.3fx); slave complete: mcrepl %s, %s "
-             "%.0f/%.0f keys on both", m->med.ops_s, o->med.ops_s,
-             m->med.ops_s / o->med.ops_s, m->med.complete == 1 ? "yes" : "NO",
-             rival, o->med.both_keys, o->med.keys);
+             "%.3fx (%.0f vs %.0f ops/s); slave complete: mcrepl %s, %s "
+             "%.0f/%.0f keys on both", ratio, m->med.ops_s, o->med.ops_s,
+             m->med.complete == 1 ? "yes" : "NO", rival, o->med.both_keys,
+             o->med.keys);
 }
 
 static void evaluate(const bench_t *b, targets_t *ts)
@@ -2595,16 +2676,22 @@ static int parse_count(const char *s, size_t *out, int suffixes)
   char *end;
   unsigned long long v;
 
+  const unsigned long long max = (unsigned long long)1 << 30;
+  int shift = 0;
+
   errno = 0;
   v = strtoull(s, &end, 10);
   if (errno || end == s || *s == '-')
     return -1;
   if (suffixes && (*end == 'K' || *end == 'k'))
-    v <<= 10, end++;
+    shift = 10, end++;
   else if (suffixes && (*end == 'M' || *end == 'm'))
-    v <<= 20, end++;
-  if (*end || v == 0 || v > ((unsigned long long)1 << 30))
+    shift = 20, end++;
+  /* Compared before the shift, which could wrap a huge value round to
+   * a small one. */
+  if (*end || v == 0 || v > max >> shift)
     return -1;
+  v <<= shift;
   *out = (size_t)v;
   return 0;
 }
@@ -2617,9 +2704,14 @@ static int parse_list(const char *s, size_t *out, size_t *n, int suffixes)
     return -1;
   strcpy(buf, s);
   *n = 0;
-  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-    if (*n == MAX_LIST || parse_count(tok, &out[(*n)++], suffixes) != 0)
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (*n == MAX_LIST || parse_count(tok, &out[*n], suffixes) != 0)
       return -1;
+    for (size_t i = 0; i < *n; i++)
+      if (out[i] == out[*n])
+        return -1; /* it would run twice, and count once */
+    (*n)++;
+  }
   return *n ? 0 : -1;
 }
 
@@ -2635,6 +2727,7 @@ static int parse_layout(const char *s, layout_t *out)
 
 static int parse_modes(const char *s, opts_t *o)
 {
+  o->named = 1;
   memset(o->selected, 0, sizeof o->selected);
   while (*s) {
     size_t len = strcspn(s, ",");
@@ -2732,6 +2825,35 @@ static int parse_one(int opt, const char *arg, opts_t *o, size_t *ops,
   }
 }
 
+/* Modes named that run at one thread only need 1 among --threads:
+ * dropped silently, they would leave a run that looks complete without
+ * them. (By default, all modes, those that can run do.) */
+static int check_modes(const opts_t *o)
+{
+  int one = 0, any = 0;
+  server_t s;
+
+  for (size_t i = 0; i < o->nthreads; i++)
+    one |= o->threads[i] == 1;
+  for (size_t i = 0; i < NMODES; i++) {
+    any |= o->selected[i];
+    if (o->named && o->selected[i] && !(MODES[i].flags & M_THREADS) &&
+        !one) {
+      fprintf(stderr, PROG ": mode %s runs at one thread only: add 1 to "
+              "--threads\n", MODES[i].name);
+      return -1;
+    }
+  }
+  if (!any)
+    fprintf(stderr, PROG ": --modes names no mode\n");
+  if (o->master && (parse_hostport(o->master, &s) != 0 ||
+                    parse_hostport(o->slave, &s) != 0)) {
+    fprintf(stderr, PROG ": --master and --slave take HOST:PORT\n");
+    return -1;
+  }
+  return any ? 0 : -1;
+}
+
 static int opts_check(const opts_t *o)
 {
   for (size_t i = 0; i < o->nthreads; i++)
@@ -2742,7 +2864,9 @@ static int opts_check(const opts_t *o)
       return -1;
   if (o->json && o->csv)
     return -1;
-  return !o->master == !o->slave ? 0 : -1;
+  if (!o->master != !o->slave)
+    return -1;
+  return check_modes(o);
 }
 
 /* 0: go on; otherwise the exit status. */
