@@ -2673,10 +2673,9 @@ static void usage(FILE *f)
 
 static int parse_count(const char *s, size_t *out, int suffixes)
 {
+  const unsigned long long max = (unsigned long long)1 << 30;
   char *end;
   unsigned long long v;
-
-  const unsigned long long max = (unsigned long long)1 << 30;
   int shift = 0;
 
   errno = 0;
