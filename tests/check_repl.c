@@ -705,6 +705,39 @@ START_TEST(test_absolute_exptime) {
 }
 END_TEST
 
+/* memcached reads an expiry into 32 signed bits without a word: 2040
+ * stored the item already expired (the call said SUCCESS, and the write
+ * was lost on both nodes), 2^32 + 100 s kept it 100 s. An expiry past
+ * 2038-01-19 03:14:07 UTC is that second, on the master as on the slave,
+ * in either protocol. */
+static void exptime_beyond_2038(const char *opts) {
+  static const char *keys[] = {"t-2040", "t-wrap", "t-touch40"};
+  const time_t y2040 = 2208988800, wrap = ((time_t)1 << 32) + 100;
+  const long decade = 10L * 365 * 86400;
+  start_env(1, NULL, opts);
+  ck_rc(mcrepl_set(g_m, S("t-2040"), S("x"), y2040, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("t-wrap"), S("x"), wrap, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("t-touch40"), S("x"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_touch(g_m, S("t-touch40"), y2040), MCREPL_SUCCESS);
+  wait_ok();
+  for (size_t i = 0; i < 3; i++) {
+    const char *k = keys[i];
+    long m = mc_raw_ttl(MPORT(0), k), s = mc_raw_ttl(SPORT(0), k);
+    ck_assert_msg(m > decade && s > decade, "%s: ttl master %ld, slave %ld",
+                  k, m, s);
+    ck_assert_msg(ttl_close(m, s), "%s: ttl master %ld, slave %ld", k, m,
+                  s);
+  }
+}
+
+START_TEST(test_exptime_beyond_2038_text) { exptime_beyond_2038(NULL); }
+END_TEST
+
+START_TEST(test_exptime_beyond_2038_binary) {
+  exptime_beyond_2038("--binary-protocol");
+}
+END_TEST
+
 /* A negative expiry expires the item at once on both nodes, in either
  * protocol (the binary one carries it unsigned). */
 static void negative_exptime_expires(const char *opts) {
@@ -1108,6 +1141,43 @@ START_TEST(test_mget_master_paused) {
   mc_resume(g_master[0]);
   ck_assert_msg(strcmp(got, "v1") == 0, "mget saw '%s'", got);
   ck_assert_uint_ge(pair_stats(0).read_failovers, 1);
+}
+END_TEST
+
+/* A read that timed out on a frozen master leaves its answer on the way;
+ * the pooled handle it used must not hand that late answer to the next
+ * call, of get or of mget, as that call's own. */
+START_TEST(test_timed_out_read_leaves_no_late_answer) {
+  const char *keys[] = {"late-a", "late-b"};
+  size_t lens[] = {6, 6}, len = 0;
+  char got[32] = "";
+  uint32_t fl;
+  mcrepl_return_t rc;
+  char *v;
+  start_env(1, NULL, "--timeout=300 --read-failover=no");
+  ck_rc(mcrepl_set(g_m, S("late-a"), S("AAAA"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_set(g_m, S("late-b"), S("BB"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  mc_pause(g_master[0]);
+  v = mcrepl_get(g_m, S("late-a"), &len, &fl, &rc);
+  ck_rc(rc, MCREPL_TIMEOUT);
+  free(v);
+  mc_resume(g_master[0]);
+  mc_sleep_ms(100); /* the late answer is in the socket by now */
+  v = mcrepl_get(g_m, S("late-b"), &len, &fl, &rc);
+  ck_rc(rc, MCREPL_SUCCESS);
+  ck_assert_msg(v && len == 2 && memcmp(v, "BB", 2) == 0,
+                "get late-b read %.*s", (int)len, v ? v : "(null)");
+  free(v);
+  mc_pause(g_master[0]);
+  ck_assert_int_ne(mcrepl_mget(g_m, keys, lens, 1, copy_value_cb, got),
+                   MCREPL_SUCCESS);
+  mc_resume(g_master[0]);
+  mc_sleep_ms(100);
+  got[0] = '\0';
+  ck_rc(mcrepl_mget(g_m, keys + 1, lens + 1, 1, copy_value_cb, got),
+        MCREPL_SUCCESS);
+  ck_assert_msg(strcmp(got, "BB") == 0, "mget late-b saw '%s'", got);
 }
 END_TEST
 
@@ -1577,6 +1647,8 @@ static void add_behaviour_tests(Suite *s) {
   tc = tcase(s, "expiry", no_setup);
   tcase_add_test(tc, test_relative_ttl_stays_relative);
   tcase_add_test(tc, test_absolute_exptime);
+  tcase_add_test(tc, test_exptime_beyond_2038_text);
+  tcase_add_test(tc, test_exptime_beyond_2038_binary);
   tcase_add_test(tc, test_negative_exptime_text);
   tc = tcase(s, "binary", no_setup);
   tcase_add_test(tc, test_negative_exptime_binary);
@@ -1608,6 +1680,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
   tcase_add_test(tc, test_mget_master_paused);
+  tcase_add_test(tc, test_timed_out_read_leaves_no_late_answer);
   tcase_add_test(tc, test_value_too_large);
   tc = tcase(s, "bad-input", setup_one_pair);
   tcase_add_test(tc, test_bad_keys);
