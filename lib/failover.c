@@ -132,21 +132,52 @@ static int node_behind_vip(mcrepl__pair_t *p,
   return -1;
 }
 
+/* The slave answers as another process than the one known: it lost its
+ * data, and the writes it had are missing until a resync. */
+static void slave_restarted(mcrepl__pair_t *p,
+                            const mcrepl__stats_reply_t *id)
+{
+  int i = 1 - atomic_load(&p->master_idx);
+
+  p->s.node_lost[i] = 0;
+  mcrepl__log(p->m, MCREPL_LOG_WARNING,
+              "pair %zu: slave %s restarted (pid %llu): its data are lost",
+              p->index, p->node[i]->text, (unsigned long long)id->pid);
+  atomic_fetch_add(&p->st.slave_restarts, 1);
+  mcrepl__pair_mark_dirty(p);
+}
+
 /* Which node is behind the vip, given the vip's identity. Twins are
  * probed once per connection to the vip: a move of the vip breaks it. */
 static void follow_vip(mcrepl__pair_t *p, const mcrepl__stats_reply_t *vip)
 {
   mcrepl__sender_t *s = &p->s;
   int cur = atomic_load(&p->master_idx), i;
+  mcrepl__stats_reply_t was;
 
   if (s->node_known[cur] && mcrepl__same_node(vip, &s->node_id[cur]) &&
       (s->vip_probed || !twins(s)))
     return;
-  for (i = 0; i < 2; i++)
-    s->node_known[i] = probe(p, p->node[i], &s->node_id[i]);
+  /* A node that does not answer keeps the identity it had: the master
+   * that died, back as another process, is the slave now, and must be
+   * seen to have lost its data when the sender reaches it. One that
+   * answers as another process already lost them. */
+  for (i = 0; i < 2; i++) {
+    was = s->node_id[i];
+    if (!probe(p, p->node[i], &s->node_id[i])) {
+      s->node_id[i] = was;
+      continue;
+    }
+    if (s->node_known[i] && !mcrepl__same_node(&was, &s->node_id[i]))
+      s->node_lost[i] = 1;
+    s->node_known[i] = 1;
+  }
   i = node_behind_vip(p, vip);
   if (i >= 0 && i != cur)
     switch_roles(p, i);
+  i = 1 - atomic_load(&p->master_idx);
+  if (s->node_lost[i])
+    slave_restarted(p, &s->node_id[i]);
 }
 
 /* Markers ----------------------------------------------------------------*/
@@ -330,13 +361,8 @@ mcrepl_return_t mcrepl__failover_slave_seen(mcrepl__pair_t *p,
   mcrepl__sender_t *s = &p->s;
   int i = 1 - atomic_load(&p->master_idx);
 
-  if (s->node_known[i] && !mcrepl__same_node(&s->node_id[i], id)) {
-    mcrepl__log(p->m, MCREPL_LOG_WARNING,
-                "pair %zu: slave %s restarted (pid %llu): its data are lost",
-                p->index, p->node[i]->text, (unsigned long long)id->pid);
-    atomic_fetch_add(&p->st.slave_restarts, 1);
-    mcrepl__pair_mark_dirty(p);
-  }
+  if (s->node_known[i] && !mcrepl__same_node(&s->node_id[i], id))
+    slave_restarted(p, id);
   s->node_id[i] = *id;
   s->node_known[i] = 1;
   s->nskew = 0;

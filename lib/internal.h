@@ -30,6 +30,9 @@ typedef struct mcrepl__sender {
   mcrepl__conn_t master;        /* to the target: read-backs, markers */
   mcrepl__stats_reply_t node_id[2]; /* the pair's nodes, as last seen */
   int node_known[2];
+  int node_lost[2];             /* came back as another process while
+                                   the master: lost data, for the day
+                                   it is the slave */
   int vip_probed;               /* twins: which one the vip leads to was
                                    probed on this connection to it */
   int64_t next_tick_ns;

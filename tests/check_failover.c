@@ -1047,6 +1047,43 @@ START_TEST(test_replication_follows_the_vip)
 }
 END_TEST
 
+/* The master dies, keepalived moves the vip, and the old master comes
+ * back as a new process, empty: it is the slave now, and it lost the
+ * writes it had, as any slave that restarts. Whether it returns before
+ * the sender asks the nodes who they are, or after. */
+static void old_master_returns(int before)
+{
+  mcrepl_t *m = make_vip();
+
+  ck_rc(mcrepl_set(m, S("one"), S("1"), 0, 0), MCREPL_SUCCESS);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SUCCESS);
+  mc_kill(g_a);
+  if (before)
+    ck_assert_int_eq(mc_restart(g_a), 0);
+  vip_to(g_b->port);
+  EVENTUALLY(stats(m).vip_changes == 1, 3000);
+  if (!before)
+    ck_assert_int_eq(mc_restart(g_a), 0);
+  /* A write brings the sender to the slave. */
+  ck_rc(mcrepl_set(m, S("two"), S("2"), 0, 0), MCREPL_SUCCESS);
+  EVENTUALLY(stats(m).slave_restarts == 1, 5000);
+  ck_assert(stats(m).dirty);
+  ck_rc(mcrepl_wait_replicated(m, 5000), MCREPL_SLAVE_DIRTY);
+  mcrepl_destroy(m);
+}
+
+START_TEST(test_old_master_back_after_the_move)
+{
+  old_master_returns(0);
+}
+END_TEST
+
+START_TEST(test_old_master_back_before_the_move)
+{
+  old_master_returns(1);
+}
+END_TEST
+
 START_TEST(test_reads_fail_over_before_the_vip_moves)
 {
   mcrepl_t *m = make_vip();
@@ -1175,6 +1212,8 @@ static Suite *suite(void)
   tcase_add_test(d, test_shutdown_leaves_the_marker_of_a_dirty_client);
   tcase_add_test(v, test_replication_follows_the_vip);
   tcase_add_test(v, test_reads_fail_over_before_the_vip_moves);
+  tcase_add_test(v, test_old_master_back_after_the_move);
+  tcase_add_test(v, test_old_master_back_before_the_move);
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
   tcase_add_test(v, test_check_ends_within_its_timeout);
   tcase_add_test(v, test_check_a_half_alive_peer_is_down);

@@ -115,6 +115,33 @@ END
   ((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
 }
 
+# A resync that succeeds but leaves SELF not ready (a client's dirt
+# sampled after the copy began: the copy does not cover it) is run again,
+# and the resync stays pending until SELF is ready.
+D=$TMP/again
+mkdir -p "$D"
+cat >"$TMP/cli-again" <<END
+#!/usr/bin/env bash
+if [[ \$1 == resync ]]; then echo x >>"$D/resyncs"; exit 0; fi
+[[ \$2 == --node=127.0.0.1:$P1 ]] || exit 0 # the peer is ready
+n=\$(wc -l <"$D/resyncs" 2>/dev/null || echo 0)
+((n >= 2)) && exit 0
+echo "127.0.0.1:$P1 is stale"
+exit 1
+END
+chmod +x "$TMP/cli-again"
+touch "$D/pending"
+rc=0
+timeout 40 bash "$NOTIFY" --worker "--cli=$TMP/cli-again" "--state-dir=$D" \
+  "--self=127.0.0.1:$P1" "--peer=127.0.0.1:$P2" --wait=30 \
+  >/dev/null 2>&1 || rc=$?
+n=$(wc -l <"$D/resyncs" 2>/dev/null || echo 0)
+say "$([[ $rc == 0 && $n == 2 ]] && echo yes || echo no)" \
+  "not ready after a resync: resynced again, then done (exit $rc, $n)"
+say "$(grep -q 'still not ready' "$D/events.log" && [[ ! -e $D/pending ]] &&
+  echo yes || echo no)" "and says why; the resync is no longer pending"
+((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
+
 gives_up refused 4 'refuses items'
 # A usage error (SELF and PEER one server, a bad --resync-arg) does not
 # go away by waiting either.

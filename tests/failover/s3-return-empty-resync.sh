@@ -33,7 +33,7 @@ watch_return() {
 
 judge_return() {
   local log=$1 t_kill=$2 t_back=$3 t_start t_done t_backup starts early
-  local held
+  local held again
   t_start=$(event_time "$M" "$t_back" "resync start")
   t_done=$(event_time "$M" "$t_back" "resync done")
   t_backup=$(event_time "$M" "$t_back" "state FAULT -> BACKUP")
@@ -58,11 +58,17 @@ judge_return() {
     fail "keepalived made ${M^^} BACKUP before its resync started"
   fi
   # Since the kill: M's FAULT started one worker, which ran one resync
-  # once M answered; S, the master, was never resynced.
+  # once M answered; S, the master, was never resynced. A second one
+  # only when the first left M not ready: the clients found M back as
+  # another process and marked it stale, and that dirt was sampled
+  # after the first copy began, which therefore did not cover it.
   starts=$(count_events "$M" "$t_kill" "resync start")
+  again=$(count_events "$M" "$t_kill" "still not ready")
   figure resyncs_of_returning "$starts"
   figure resyncs_of_master "$(count_events "$S" "$t_kill" "resync start")"
-  ((starts == 1)) || fail "$starts resyncs of ${M^^} ran, not 1"
+  ((starts == 1 || (starts == 2 && again == 1))) ||
+    fail "$starts resyncs of ${M^^} ran ($again after one that left it" \
+      "not ready), not 1"
   (($(count_events "$S" "$t_kill" "resync start") == 0)) ||
     fail "${S^^}, the master, was resynced"
 }

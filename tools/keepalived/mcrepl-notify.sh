@@ -30,7 +30,9 @@
 #           the node refuses items or mcrepl-cli its arguments: then it
 #           gives up at once): a node back from FAULT may have missed
 #           writes that no marker reports, so it is emptied and copied
-#           whole. Meanwhile the node's health check (mcrepl-check.sh)
+#           whole, and again when its check does not pass within 5 s of
+#           the copy (a client's stale marker written after the copy
+#           began). Meanwhile the node's health check (mcrepl-check.sh)
 #           reports it not ready (empty, stale, or resyncing), so it
 #           stays in FAULT. A worker that gave up is not started again
 #           by keepalived (the node is in FAULT already): once the cause
@@ -141,6 +143,21 @@ stop_worker() {
   kill -TERM -- "-$pid" 2>/dev/null || true
 }
 
+# After a resync: does the node's own health check pass? A client that
+# found SELF's data lost (it restarted) marks it stale on PEER; when it
+# samples that after the resync began, the resync does not cover it and
+# the node would stay out for good. Covered dirt is taken back by its
+# client within a tick or two: a few seconds' wait tells them apart.
+ready_after_resync() {
+  local i
+  for i in 1 2 3 4 5; do
+    why=$("$CLI" check "--node=$SELF" "--peer=$PEER" \
+      --options=--read-only 2>&1) && return 0
+    ((i == 5)) || sleep 1
+  done
+  return 1
+}
+
 # The background worker: one at a time (worker.lock), retries until the
 # resync succeeds or --wait runs out.
 worker() {
@@ -174,10 +191,17 @@ worker() {
     "$CLI" resync "--from=$PEER" "--to=$SELF" --flush "${RESYNC_ARGS[@]}" ||
       rc=$?
     if ((rc == 0)); then
-      rm -f "$STATE_DIR/pending" 2>/dev/null || true
       log "resync done: $PEER -> $SELF in" \
         "$((($(date +%s%N) - t0) / 1000000)) ms"
-      exit 0
+      if ready_after_resync; then
+        rm -f "$STATE_DIR/pending" 2>/dev/null || true
+        exit 0
+      fi
+      log "$SELF is still not ready (${why//$'\n'/ }): resyncing again" \
+        "in $pause s"
+      sleep "$pause"
+      pause=$((pause * 2 > 30 ? 30 : pause * 2))
+      continue
     fi
     if ((rc == 4)); then
       # Copying it all again would meet the same refusals, and load the
