@@ -158,6 +158,13 @@ ready_after_resync() {
   return 1
 }
 
+# The worker's pause between tries: 2 s, doubling up to 30 s (pause is
+# the worker's own variable).
+backoff() {
+  sleep "$pause"
+  pause=$((pause * 2 > 30 ? 30 : pause * 2))
+}
+
 # The background worker: one at a time (worker.lock), retries until the
 # resync succeeds or --wait runs out.
 worker() {
@@ -199,8 +206,7 @@ worker() {
       fi
       log "$SELF is still not ready (${why//$'\n'/ }): resyncing again" \
         "in $pause s"
-      sleep "$pause"
-      pause=$((pause * 2 > 30 ? 30 : pause * 2))
+      backoff
       continue
     fi
     if ((rc == 4)); then
@@ -220,8 +226,7 @@ worker() {
       exit 1
     fi
     log "resync failed (exit $rc); retrying in $pause s"
-    sleep "$pause"
-    pause=$((pause * 2 > 30 ? 30 : pause * 2))
+    backoff
   done
   log "gave up: no resync of $SELF within $WAIT_S s; run this script" \
     "with STATE FAULT to try again"
