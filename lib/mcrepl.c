@@ -385,10 +385,18 @@ static mcrepl_return_t do_store(mcrepl__pair_t *p, memcached_st *mc,
   return MCREPL_SUCCESS;
 }
 
+/* memcached's largest item (-I 1024m), header and key included: a value
+ * this long fits no server. Longer ones must not reach it at all: it
+ * reads a length past 2^31 - 1 as negative, refuses the command line
+ * without swallowing the data, and runs the value's lines as commands. */
+#define VALUE_MAX ((size_t)1 << 30)
+
 static mcrepl_return_t store(mcrepl_t *m, store_t *s)
 {
   if (!s->val && s->vlen > 0)
     return MCREPL_INVALID_ARGUMENTS;
+  if (s->vlen >= VALUE_MAX)
+    return MCREPL_VALUE_TOO_LARGE;
   if (!s->val)
     s->val = "";
   return on_master(m, s->key, s->klen, do_store, s);

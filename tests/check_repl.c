@@ -1486,6 +1486,16 @@ START_TEST(test_value_too_large) {
   ck_assert_uint_eq(len, fits);
   ck_assert_int_eq(memcmp(got, v, fits), 0);
   free(got);
+  /* Past any server's item limit (-I is at most 1 GiB): refused before a
+   * byte is read, so that memcached never sees a length it would read
+   * as negative (it then runs the value's lines as commands). The buffer
+   * is small: reading it would crash the test. */
+  ck_rc(mcrepl_set(g_m, S("huge"), v, (size_t)1 << 31, 0, 0),
+        MCREPL_VALUE_TOO_LARGE);
+  ck_rc(mcrepl_append(g_m, S("fits"), v, ((size_t)1 << 32) + 3, 0, 0),
+        MCREPL_VALUE_TOO_LARGE);
+  ck_rc(mcrepl_cas(g_m, S("fits"), v, (size_t)1 << 30, 0, 0, 1),
+        MCREPL_VALUE_TOO_LARGE);
   free(v);
 }
 END_TEST

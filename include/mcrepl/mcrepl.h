@@ -52,7 +52,8 @@ typedef enum {
   MCREPL_SERVER_ERROR,       /* the server answered SERVER_ERROR */
   MCREPL_PROTOCOL_ERROR,     /* the server's answer made no sense */
   MCREPL_BAD_KEY,            /* empty, over 250 bytes, space or control */
-  MCREPL_VALUE_TOO_LARGE,    /* the server refused the value's size */
+  MCREPL_VALUE_TOO_LARGE,    /* the server refused the value's size, or
+                                it is 1 GiB or more (nothing sent) */
   MCREPL_NON_NUMERIC,        /* incr/decr on a value that is no number */
   MCREPL_INVALID_ARGUMENTS,  /* NULL handle or pointer, bad length */
   MCREPL_BAD_CONFIG,         /* the configuration string was refused */
