@@ -283,16 +283,14 @@ typedef struct {
 
 /* A negative expiry means "expired at once". The text protocol says so
  * itself, but the binary one carries it unsigned: -1 would keep the item
- * until 2106. A Unix time in January 1970 is in the past for both.
- * memcached's text protocol reads an expiry into 32 signed bits without
- * a word (2040 stores the item already expired, 2^32 + 100 keeps it
- * 100 s): the latest second it can keep, 2038-01-19 03:14:07 UTC, is
- * what the slave gets too (see the sender). */
+ * until 2106. A Unix time in January 1970 is in the past for both. A
+ * later one than memcached can keep is the latest it can, as on the
+ * slave (see MCREPL__EXPIRY_MAX). */
 static time_t master_exptime(time_t exptime)
 {
   if (exptime < 0)
     return (time_t)MCREPL__RELATIVE_MAX + 1;
-  return exptime > INT32_MAX ? (time_t)INT32_MAX : exptime;
+  return exptime > MCREPL__EXPIRY_MAX ? (time_t)MCREPL__EXPIRY_MAX : exptime;
 }
 
 static memcached_return_t store_master(memcached_st *mc, const store_t *s)

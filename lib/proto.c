@@ -117,18 +117,13 @@ static int end_cmd(mcrepl__buf_t *b, char *p)
   return 0;
 }
 
-/* memcached reads T into 32 signed bits: a later time wraps into the
- * past and the item is stored already expired (an item the master keeps
- * until 2038 would be lost on a slave whose clock is a second ahead). */
-#define EXPIRY_MAX INT32_MAX
-
 int64_t mcrepl__expiry_at(int64_t ttl, int64_t node_now)
 {
   /* t0 means under a second is left, not "never". */
   if (ttl < 0)
     return 0;
-  if (ttl >= EXPIRY_MAX - node_now)
-    return EXPIRY_MAX;
+  if (ttl >= MCREPL__EXPIRY_MAX - node_now)
+    return MCREPL__EXPIRY_MAX;
   return node_now + (ttl == 0 ? 1 : ttl);
 }
 

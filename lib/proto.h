@@ -42,6 +42,12 @@ int mcrepl__pipe_value(mcrepl__pipe_t *pp, const char *v, size_t len);
 int mcrepl__pipe_iov(mcrepl__pipe_t *pp, struct iovec **iov, size_t *n);
 void mcrepl__pipe_free(mcrepl__pipe_t *pp);
 
+/* The latest expiry memcached keeps, 2038-01-19 03:14:07 UTC: it reads
+ * one into 32 signed bits without a word, so that a later time wraps
+ * into the past (the item is stored already expired) or, past 2106, into
+ * a short one. */
+#define MCREPL__EXPIRY_MAX INT32_MAX
+
 /* The expiry to store for an item that mg's "t" said has ttl seconds
  * left (-1: never), as an absolute time on a clock that now shows
  * node_now: relative times over 30 days would read as unix times, and an
