@@ -1181,6 +1181,57 @@ START_TEST(test_timed_out_read_leaves_no_late_answer) {
 }
 END_TEST
 
+/* A master that stops in the middle of an mget's answer: the keys that
+ * never came are not misses, and the caller must hear of the timeout. The
+ * values are far larger than the sockets' buffers, so most of the answer
+ * is still in the stopped server when the first key reaches the
+ * callback. */
+#define BIG_KEYS 40
+#define BIG_LEN 900000
+
+typedef struct {
+  mc_server_t *server;
+  size_t calls;
+} pause_ctx_t;
+
+static int pause_master_cb(void *ctx, const char *key, size_t key_len,
+                           const char *value, size_t value_len,
+                           uint32_t flags, uint64_t cas) {
+  pause_ctx_t *p = ctx;
+  (void)key, (void)key_len, (void)value, (void)value_len, (void)flags;
+  (void)cas;
+  if (p->calls++ == 0)
+    mc_pause(p->server);
+  return 0;
+}
+
+START_TEST(test_mget_timeout_after_some_keys) {
+  static char names[BIG_KEYS][16];
+  const char *keys[BIG_KEYS];
+  size_t lens[BIG_KEYS];
+  char *big = malloc(BIG_LEN);
+  pause_ctx_t p = {NULL, 0};
+  start_env(1, NULL, "--timeout=300");
+  ck_assert_ptr_nonnull(big);
+  memset(big, 'v', BIG_LEN);
+  for (size_t i = 0; i < BIG_KEYS; i++) {
+    lens[i] = (size_t)snprintf(names[i], sizeof names[i], "big-%zu", i);
+    keys[i] = names[i];
+    ck_rc(mcrepl_set(g_m, keys[i], lens[i], big, BIG_LEN, 0, 0),
+          MCREPL_SUCCESS);
+  }
+  free(big);
+  wait_ok();
+  p.server = g_master[0];
+  mcrepl_return_t rc =
+      mcrepl_mget(g_m, keys, lens, BIG_KEYS, pause_master_cb, &p);
+  mc_resume(g_master[0]);
+  ck_assert_uint_lt(p.calls, BIG_KEYS);
+  ck_assert_msg(rc == MCREPL_TIMEOUT, "mget of %d keys, %zu seen: %s",
+                BIG_KEYS, p.calls, mcrepl_strcode(rc));
+}
+END_TEST
+
 START_TEST(test_master_paused_bounded) {
   start_env(1, NULL, "--timeout=500 --connect-timeout=500");
   mc_pause(g_master[0]);
@@ -1691,6 +1742,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_master_paused_bounded);
   tcase_add_test(tc, test_mget_master_paused);
   tcase_add_test(tc, test_timed_out_read_leaves_no_late_answer);
+  tcase_add_test(tc, test_mget_timeout_after_some_keys);
   tcase_add_test(tc, test_value_too_large);
   tc = tcase(s, "bad-input", setup_one_pair);
   tcase_add_test(tc, test_bad_keys);
