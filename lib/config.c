@@ -292,11 +292,15 @@ int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a)
 
 /* An IP literal as 16 bytes (IPv4 as its IPv4-mapped IPv6 address, so
  * "::ffff:127.0.0.1" is "127.0.0.1") and its zone ("%eth0", or ""), or
- * 0 when host is a name. */
+ * 0 when host is a name. IPv4 is read with inet_aton, as getaddrinfo
+ * reads it before libmemcached connects: "127.1", "0x7f.1" and
+ * "2130706433" all reach 127.0.0.1. Hosts hold no blanks (check_name), so
+ * inet_aton's leniency after a blank never applies. */
 static int ip_bytes(const char *host, unsigned char out[16],
                     const char **zone)
 {
   char buf[MCREPL__HOST_MAX];
+  struct in_addr v4;
   const char *pct = strchr(host, '%');
   size_t n = pct != NULL ? (size_t)(pct - host) : strlen(host);
 
@@ -305,8 +309,9 @@ static int ip_bytes(const char *host, unsigned char out[16],
   buf[n] = '\0';
   if (inet_pton(AF_INET6, buf, out) == 1)
     return 1;
-  if (pct != NULL || inet_pton(AF_INET, buf, out + 12) != 1)
+  if (pct != NULL || inet_aton(buf, &v4) == 0)
     return 0;
+  memcpy(out + 12, &v4, 4);
   memset(out, 0, 10);
   out[10] = out[11] = 0xff;
   return 1;

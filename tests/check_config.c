@@ -369,6 +369,12 @@ static const struct {
   {"--pair=[::ffff:127.0.0.1],127.0.0.1", "master and slave are the same",
    NULL},
   {"--pair=[::1]:1,[::1%lo]:1", "master and slave are the same", NULL},
+  /* The resolver reads IPv4 the inet_aton way: these are 127.0.0.1. */
+  {"--pair=127.0.0.1,127.1", "master and slave are the same", NULL},
+  {"--pair=127.0.0.1:1,0x7f.1:1", "master and slave are the same", NULL},
+  {"--pair=0177.0.0.1,2130706433", "master and slave are the same", NULL},
+  {"--pair=[::ffff:127.0.0.1],127.1", "master and slave are the same", NULL},
+  {"--pair=a,127.0.0.1 --pair=c,127.1", "\"127.1:11211\" is already", NULL},
   {"--pair=[fe80::1%eth0],[fe80::1%ETH0]", "master and slave are the", NULL},
   {"--pair=a,b --pair=[::ffff:192.0.2.1],[::ffff:c000:201]:11211", "same",
    NULL},
