@@ -95,3 +95,17 @@ mcrepl_return_t mcrepl__from_memcached(memcached_return_t rc)
   default: return MCREPL_FAILURE;
   }
 }
+
+/* The binary protocol's "out of memory" status reaches the caller as
+ * MEMORY_ALLOCATION_FAILURE, the code of libmemcached's own malloc
+ * failures; the text protocol's SERVER_ERROR out of memory has a code of
+ * its own. A write allocates nothing in libmemcached, and its own
+ * failures record the error on the handle; a bare one is the server's. */
+mcrepl_return_t mcrepl__from_write(const memcached_st *mc,
+                                   memcached_return_t rc)
+{
+  if (rc == MEMCACHED_MEMORY_ALLOCATION_FAILURE &&
+      memcached_last_error(mc) != MEMCACHED_MEMORY_ALLOCATION_FAILURE)
+    return MCREPL_SERVER_ERROR;
+  return mcrepl__from_memcached(rc);
+}

@@ -371,7 +371,7 @@ static mcrepl_return_t do_store(mcrepl__pair_t *p, memcached_st *mc,
 {
   const store_t *s = arg;
   mcrepl_return_t rc =
-      store_code(s->kind, mcrepl__from_memcached(store_master(mc, s)));
+      store_code(s->kind, mcrepl__from_write(mc, store_master(mc, s)));
 
   if (rc != MCREPL_SUCCESS)
     return rc;
@@ -514,7 +514,7 @@ static mcrepl_return_t do_arith(mcrepl__pair_t *p, memcached_st *mc,
 
   if (not_a_number(mc, r))
     return MCREPL_NON_NUMERIC;
-  rc = mcrepl__from_memcached(r);
+  rc = mcrepl__from_write(mc, r);
   if (rc == MCREPL_SUCCESS)
     enqueue(p, MCREPL__OP_READBACK, k->key, k->klen, NULL, 0, 0, 0);
   return rc;
@@ -604,15 +604,17 @@ static mcrepl_return_t mark_new(mcrepl__pair_t *p)
   static const char key[] = MCREPL__KEY_READY;
   memcached_st *mc = mcrepl__pool_get(&p->pool);
   memcached_return_t r;
+  mcrepl_return_t rc;
   char val[48];
 
   if (!mc)
     return MCREPL_NOMEM;
   mcrepl__ready_new(val, sizeof val);
   r = memcached_set(mc, key, sizeof key - 1, val, strlen(val), 0, 0);
+  rc = mcrepl__from_write(mc, r);
   mcrepl__pool_put(&p->pool, mc);
-  if (!memcached_success(r))
-    return mcrepl__from_memcached(r);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
   enqueue(p, MCREPL__OP_SET, key, sizeof key - 1, val, strlen(val), 0, 0);
   return MCREPL_SUCCESS;
 }

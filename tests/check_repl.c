@@ -780,6 +780,36 @@ START_TEST(test_refused_stores_binary) {
 }
 END_TEST
 
+/* A master out of memory (-M: no eviction) refuses the store: that is
+ * the server's error in both protocols, not the client's NOMEM, which
+ * would send the caller looking for a leak of its own. */
+static void server_out_of_memory(const char *opts) {
+  char *big = malloc(500000);
+  mcrepl_return_t rc = MCREPL_SUCCESS;
+  char key[32];
+  int i;
+  start_env(1, "-m 2 -M", opts);
+  ck_assert_ptr_nonnull(big);
+  memset(big, 'm', 500000);
+  for (i = 0; i < 40 && rc == MCREPL_SUCCESS; i++) {
+    snprintf(key, sizeof key, "oom-%d", i);
+    rc = mcrepl_set(g_m, key, strlen(key), big, 500000, 0, 0);
+  }
+  free(big);
+  ck_assert_msg(rc == MCREPL_SERVER_ERROR, "%s: set %d returned %s",
+                opts, i, mcrepl_strcode(rc));
+}
+
+START_TEST(test_server_out_of_memory_text) {
+  server_out_of_memory("--timeout=2000");
+}
+END_TEST
+
+START_TEST(test_server_out_of_memory_binary) {
+  server_out_of_memory("--binary-protocol");
+}
+END_TEST
+
 START_TEST(test_negative_exptime_binary) {
   negative_exptime_expires("--binary-protocol");
 }
@@ -1715,6 +1745,8 @@ static void add_behaviour_tests(Suite *s) {
   tcase_add_test(tc, test_negative_exptime_binary);
   tcase_add_test(tc, test_incr_non_numeric_binary);
   tcase_add_test(tc, test_refused_stores_binary);
+  tcase_add_test(tc, test_server_out_of_memory_text);
+  tcase_add_test(tc, test_server_out_of_memory_binary);
   tcase_add_test(tc, test_pool_shrinks_after_a_burst);
   tcase_add_test(tc, test_lag_ends_at_arrival);
   tcase_add_test(tc, test_wait_hurries_the_sender);

@@ -49,7 +49,8 @@ typedef enum {
   MCREPL_TIMEOUT,            /* no answer within the configured timeout */
   MCREPL_CONNECTION_FAILURE, /* the server could not be reached */
   MCREPL_HOST_LOOKUP_FAILURE,/* a host name did not resolve */
-  MCREPL_SERVER_ERROR,       /* the server answered SERVER_ERROR */
+  MCREPL_SERVER_ERROR,       /* the server refused: SERVER_ERROR, or out
+                                of memory in the binary protocol */
   MCREPL_PROTOCOL_ERROR,     /* the server's answer made no sense */
   MCREPL_BAD_KEY,            /* empty, over 250 bytes, space or control */
   MCREPL_VALUE_TOO_LARGE,    /* the server refused the value's size, or
