@@ -586,6 +586,17 @@ static mcrepl_return_t wait_marks(mcrepl_t *m, int64_t deadline_ns)
   return rc;
 }
 
+/* A slave missed writes (or refused a flush): only a resync mends it. */
+static int any_dirty(mcrepl_t *m)
+{
+  int dirty = 0;
+  size_t i;
+
+  for (i = 0; i < m->npairs; i++)
+    dirty |= mcrepl__stats_dirty(&m->pairs[i].st);
+  return dirty;
+}
+
 static mcrepl_return_t wait_all(mcrepl_t *m)
 {
   return wait_marks(m, mcrepl__now_ns() +
@@ -643,10 +654,12 @@ MCREPL_API mcrepl_return_t mcrepl_flush(mcrepl_t *m, time_t exptime)
     rc = wait_all(m);
   /* A delayed flush would take markers written now with it. */
   if (rc != MCREPL_SUCCESS || exptime > 0)
-    return rc;
+    return rc == MCREPL_SUCCESS && any_dirty(m) ? MCREPL_SLAVE_DIRTY : rc;
   for (i = 0; i < m->npairs && rc == MCREPL_SUCCESS; i++)
     rc = mark_new(&m->pairs[i]);
-  return rc == MCREPL_SUCCESS ? wait_all(m) : rc;
+  if (rc == MCREPL_SUCCESS)
+    rc = wait_all(m);
+  return rc == MCREPL_SUCCESS && any_dirty(m) ? MCREPL_SLAVE_DIRTY : rc;
 }
 
 /* Retrieval ------------------------------------------------------------- */
@@ -940,8 +953,6 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
 {
   int64_t deadline = 0;
   mcrepl_return_t rc;
-  int dirty = 0;
-  size_t i;
 
   if (!m)
     return MCREPL_INVALID_ARGUMENTS;
@@ -952,9 +963,7 @@ MCREPL_API mcrepl_return_t mcrepl_wait_replicated(mcrepl_t *m,
   rc = wait_marks(m, deadline);
   if (rc != MCREPL_SUCCESS)
     return rc;
-  for (i = 0; i < m->npairs; i++)
-    dirty |= mcrepl__stats_dirty(&m->pairs[i].st);
-  return dirty ? MCREPL_SLAVE_DIRTY : MCREPL_SUCCESS;
+  return any_dirty(m) ? MCREPL_SLAVE_DIRTY : MCREPL_SUCCESS;
 }
 
 MCREPL_API size_t mcrepl_pair_count(const mcrepl_t *m)

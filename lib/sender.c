@@ -296,7 +296,9 @@ static int add_entry(mcrepl__pipe_t *pp, const mcrepl__entry_t *e,
       ttl = e->exptime;
     else
       ttl = e->exptime > 0 ? ttl_left(e, w->now_ns) : 0;
-    return mcrepl__buf_printf(b, "flush_all %lld noreply\r\n",
+    /* Answered, unlike the quiet meta commands: a slave run with -F
+     * refuses it, and with noreply says nothing. */
+    return mcrepl__buf_printf(b, "flush_all %lld\r\n",
                               (long long)(ttl > 0 ? ttl : 0));
   default:
     return -1;
@@ -338,8 +340,8 @@ static mcrepl_return_t send_pipeline(mcrepl__pair_t *p)
 }
 
 /* Reads the slave's answers to the batch in flight, up to its "MN".
- * Only failures come before it: quiet commands answer nothing when they
- * succeed. */
+ * Only failures come before it, and a flush's "OK": quiet commands
+ * answer nothing when they succeed. */
 static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
 {
   mcrepl__sender_t *s = &p->s;
@@ -352,6 +354,8 @@ static mcrepl_return_t await_mn(mcrepl__pair_t *p, uint64_t *failed)
     rc = mcrepl__conn_line(&s->slave, &line, &len, &io);
     if (rc != MCREPL_SUCCESS)
       break;
+    if (mcrepl__proto_is(line, len, "OK"))
+      continue;
     switch (mcrepl__proto_classify(line, len)) {
     case MCREPL__LINE_OK:
       if (mcrepl__proto_is(line, len, "MN")) {

@@ -32,15 +32,17 @@ static mcrepl_t *g_m;
 
 /* Environment. ---------------------------------------------------------- */
 
-/* Starts npairs master/slave pairs with srv_args and a handle over them
- * with extra options opts (either may be NULL). */
-static void start_env(size_t npairs, const char *srv_args, const char *opts) {
+/* Starts npairs master/slave pairs, the masters with m_args and the
+ * slaves with s_args, and a handle over them with extra options opts
+ * (any may be NULL). */
+static void start_env_split(size_t npairs, const char *m_args,
+                            const char *s_args, const char *opts) {
   char conf[1024] = "", err[256] = "";
   size_t off = 0;
   g_npairs = npairs;
   for (size_t i = 0; i < npairs; i++) {
-    g_master[i] = mc_start(srv_args);
-    g_slave[i] = mc_start(srv_args);
+    g_master[i] = mc_start(m_args);
+    g_slave[i] = mc_start(s_args);
     ck_assert_msg(g_master[i] && g_slave[i], "memcached did not start");
     off += (size_t)snprintf(conf + off, sizeof conf - off,
                             "--pair=127.0.0.1:%d,127.0.0.1:%d ",
@@ -49,6 +51,11 @@ static void start_env(size_t npairs, const char *srv_args, const char *opts) {
   snprintf(conf + off, sizeof conf - off, "%s", opts ? opts : "");
   g_m = mcrepl_create(conf, err, sizeof err);
   ck_assert_msg(g_m != NULL, "mcrepl_create(%s): %s", conf, err);
+}
+
+/* Starts npairs pairs with srv_args on every server. */
+static void start_env(size_t npairs, const char *srv_args, const char *opts) {
+  start_env_split(npairs, srv_args, srv_args, opts);
 }
 
 /* Servers are killed, not stopped: memcached takes a second to honour
@@ -1150,6 +1157,22 @@ START_TEST(test_flush_at_a_unix_time_does_not_age) {
 }
 END_TEST
 
+/* A slave that refuses flush_all (-F) while its master obeys keeps
+ * every item the master dropped, and would serve them after a failover:
+ * the pair must be dirty, not quietly in step. */
+START_TEST(test_flush_refused_by_slave) {
+  start_env_split(1, NULL, "-F", NULL);
+  ck_rc(mcrepl_set(g_m, S("fl-kept"), S("x"), 0, 0), MCREPL_SUCCESS);
+  wait_ok();
+  ck_rc(mcrepl_flush(g_m, 0), MCREPL_SLAVE_DIRTY);
+  ck_rc(mcrepl_wait_replicated(g_m, WAIT_MS), MCREPL_SLAVE_DIRTY);
+  mcrepl_pair_stats_t st = pair_stats(0);
+  ck_assert_int_eq(st.dirty, 1);
+  ck_assert_uint_ge(st.errors, 1);
+  assert_missing(MPORT(0), "fl-kept");
+}
+END_TEST
+
 START_TEST(test_master_down_bounded) {
   start_env(1, NULL, "--timeout=500 --connect-timeout=500");
   mc_kill(g_master[0]);
@@ -1770,6 +1793,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_a_frozen_pair_holds_up_no_other);
   tcase_add_test(tc, test_timed_out_write_converges);
   tcase_add_test(tc, test_flush_at_a_unix_time_does_not_age);
+  tcase_add_test(tc, test_flush_refused_by_slave);
   tcase_add_test(tc, test_master_down_bounded);
   tcase_add_test(tc, test_master_paused_bounded);
   tcase_add_test(tc, test_mget_master_paused);
