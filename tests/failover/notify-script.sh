@@ -142,6 +142,30 @@ say "$(grep -q 'still not ready' "$D/events.log" && [[ ! -e $D/pending ]] &&
   echo yes || echo no)" "and says why; the resync is no longer pending"
 ((FAILED == 0)) || sed 's/^/# events.log: /' "$D/events.log" || true
 
+# A MASTER transition in the worker's first milliseconds, before it
+# holds its lock, finds no worker to stop; the worker must see the state
+# that transition wrote and copy nothing into the node now serving.
+D=$TMP/late
+mkdir -p "$D"
+cat >"$TMP/cli-late" <<END
+#!/usr/bin/env bash
+[[ \$1 == resync ]] && echo x >>"$D/resyncs"
+exit 0
+END
+chmod +x "$TMP/cli-late"
+echo MASTER >"$D/state"
+touch "$D/pending"
+rc=0
+timeout 15 bash "$NOTIFY" --worker "--cli=$TMP/cli-late" "--state-dir=$D" \
+  "--self=127.0.0.1:$P1" "--peer=127.0.0.1:$P2" --wait=10 \
+  >/dev/null 2>&1 || rc=$?
+n=0
+[[ ! -f $D/resyncs ]] || n=$(wc -l <"$D/resyncs")
+say "$([[ $rc == 0 && $n == 0 ]] && echo yes || echo no)" \
+  "a worker late for a MASTER copies nothing (exit $rc, $n resyncs)"
+say "$(grep -q 'no resync: .* in state MASTER' "$D/events.log" && echo yes ||
+  echo no)" "and says why"
+
 gives_up refused 4 'refuses items'
 # A usage error (SELF and PEER one server, a bad --resync-arg) does not
 # go away by waiting either.

@@ -168,7 +168,7 @@ backoff() {
 # The background worker: one at a time (worker.lock), retries until the
 # resync succeeds or --wait runs out.
 worker() {
-  local deadline=$((SECONDS + WAIT_S)) pause=2 rc waiting='' t0 why
+  local deadline=$((SECONDS + WAIT_S)) pause=2 rc waiting='' t0 why state
   exec 9>>"$STATE_DIR/worker.lock"
   flock -n 9 || exit 0
   echo "$$" 2>/dev/null >"$STATE_DIR/worker.pid" || true
@@ -188,6 +188,13 @@ worker() {
       log "waiting for $PEER to be ready: ${why//$'\n'/ }"
       sleep 1
       continue
+    fi
+    # A MASTER (or STOP) transition between our start and our lock found
+    # no worker to stop: the state it wrote before looking tells.
+    state=$(cat "$STATE_DIR/state" 2>/dev/null || true)
+    if [[ $state == MASTER || $state == STOP || $state == DELETED ]]; then
+      log "no resync: $SELF is in state $state now"
+      exit 0
     fi
     log "resync start: $PEER -> $SELF ${RESYNC_ARGS[*]}"
     t0=$(date +%s%N)
