@@ -32,17 +32,40 @@ is_installed() {
 # Installs the Debian packages named that are missing (as root, or with
 # sudo). Elsewhere than Debian it trusts that they are there.
 install_packages() {
-  local missing=() p sudo=()
+  local missing=() p
   command -v dpkg-query >/dev/null || return 0
   for p in "$@"; do
     is_installed "$p" || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
-  ((EUID == 0)) || sudo=(sudo)
   log "installing: ${missing[*]}"
-  "${sudo[@]}" apt-get update -q &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_get update -q &&
+    apt_get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# apt-get, non-interactive, as root (through sudo when not root), with
+# the sandbox options below.
+apt_get() {
+  local opts=() sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  read -ra opts < <(apt_sandbox_opts /proc/self/uid_map) || true
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" "$@"
+}
+
+# Prints "-o APT::Sandbox::User=root" when apt's download sandbox cannot
+# work: apt drops to the user _apt, and a container that maps one user
+# id (often just root) has no such id, so every download fails with
+# "setgroups ... Operation not permitted". Elsewhere it prints nothing
+# and the sandbox stays. $1, for the tests: another uid_map to read.
+apt_sandbox_opts() {
+  local map=${1:-/proc/self/uid_map} uid inside outside count
+  uid=$(id -u _apt 2>/dev/null) || return 0 # apt runs as root anyway
+  [[ -r $map ]] || return 0
+  while read -r inside outside count; do
+    : "$outside"
+    ((uid >= inside && uid < inside + count)) && return 0
+  done <"$map"
+  echo "-o APT::Sandbox::User=root"
 }
 
 # Copies the project's files (tracked, and untracked but not ignored, so

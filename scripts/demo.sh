@@ -12,6 +12,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh" # apt_get
 
 CLI="$ROOT/tools/mcrepl-cli"
 NKEYS=20
@@ -57,9 +59,8 @@ ensure_packages() {
       "or install them yourself)"
   fi
   heading "Installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 build_cli() {

@@ -48,7 +48,7 @@ fail() { printf 'packaging: %s\n' "$*" >&2; return 1; }
 cleanup() {
   kill_pidfiles
   if [[ -e $TMP/debs-installed ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${DEB_PACKAGES[@]}" \
+    apt_get purge -y -q "${DEB_PACKAGES[@]}" \
       >/dev/null 2>&1 || true
   fi
   rm -rf "$TMP"
@@ -193,7 +193,7 @@ stage_d() {
   local version debs=() lint rc=0 deb file libs
   copy_tree "$SRC_D"
   cd "$SRC_D"
-  DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ >/dev/null ||
+  apt_get build-dep -y -q ./ >/dev/null ||
     fail "cannot install the build dependencies" || return 1
   dpkg-buildpackage -us -uc -b >"$TMP/dpkg-buildpackage.log" 2>&1 ||
     { tail -n 60 "$TMP/dpkg-buildpackage.log"; fail "dpkg-buildpackage failed"; } ||
@@ -212,7 +212,7 @@ stage_d() {
 
   log "d. installing the packages"
   touch "$TMP/debs-installed" # the EXIT trap purges them
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${debs[@]}" \
+  apt_get install -y -q "${debs[@]}" \
     >/dev/null || fail "apt-get install of the packages failed" || return 1
   version=$(pkg-config --modversion mcrepl) || return 1
   echo "pkg-config --modversion mcrepl: $version"
@@ -240,7 +240,7 @@ stage_d() {
   fi
 
   log "d. purging the packages"
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${DEB_PACKAGES[@]}" \
+  apt_get purge -y -q "${DEB_PACKAGES[@]}" \
     >/dev/null || rc=1
   rm -f "$TMP/debs-installed"
   return "$rc"

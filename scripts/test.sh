@@ -136,6 +136,7 @@ main() {
   build || { echo "build failed" >&2; FAILED=1; finish 1; }
   run_checks || rc=1
   stage run_user_program || rc=1
+  run_suite bash tests/shell/common-sh.sh || rc=1
   run_suite bash scripts/bench-smoke.sh tools/mcrepl-bench || rc=1
   run_suite bash tests/failover/check-script.sh || rc=1
   run_suite bash tests/failover/notify-script.sh || rc=1
