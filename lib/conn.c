@@ -26,6 +26,8 @@
 #define RX_WHILE_SENDING_MAX ((size_t)64 << 20)
 /* Waits are cut in slices so that a shutdown deadline is seen soon. */
 #define SLICE_MS 100
+/* The slowest a transfer may move once begun: 1 MB/s. */
+#define NS_PER_BYTE 1000
 
 void mcrepl__conn_init(mcrepl__conn_t *c)
 {
@@ -157,15 +159,38 @@ mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,
   return c->fd >= 0 ? MCREPL_SUCCESS : MCREPL_CONNECTION_FAILURE;
 }
 
-/* How long the next poll may wait, or -1 when time is up. */
-static int slice_ms(const mcrepl__io_t *io, int64_t last_progress)
+mcrepl__io_t mcrepl__io_within(const mcrepl__io_t *io, int ms)
 {
-  int64_t now = mcrepl__now_ns(), end, left;
-  int64_t dl = io->deadline ? atomic_load(io->deadline) : 0;
+  mcrepl__io_t b = *io;
+  int64_t until = mcrepl__now_ns() + mcrepl__ms_to_ns(ms);
 
-  end = last_progress + mcrepl__ms_to_ns(io->stall_ms);
+  if (b.until == 0 || until < b.until)
+    b.until = until;
+  return b;
+}
+
+/* When a transfer of `bytes` begun at start_ns must be through. */
+static int64_t transfer_end(const mcrepl__io_t *io, int64_t start_ns,
+                            size_t bytes)
+{
+  return start_ns + mcrepl__ms_to_ns(io->stall_ms) +
+         (bytes > BLOCK_MAX_BYTES ? BLOCK_MAX_BYTES : bytes) * NS_PER_BYTE;
+}
+
+/* How long the next poll may wait, or -1 when time is up: a stall since
+ * the last byte moved, or a transfer that took too long as a whole. */
+static int slice_ms(const mcrepl__io_t *io, int64_t progress, int64_t end)
+{
+  int64_t now = mcrepl__now_ns(), left;
+  int64_t dl = io->deadline ? atomic_load(io->deadline) : 0;
+  int64_t stall = progress + mcrepl__ms_to_ns(io->stall_ms);
+
+  if (stall < end)
+    end = stall;
   if (dl > 0 && dl < end)
     end = dl;
+  if (io->until > 0 && io->until < end)
+    end = io->until;
   left = (end - now) / 1000000;
   if (now >= end)
     return -1;
@@ -244,10 +269,20 @@ static ssize_t send_some(mcrepl__conn_t *c, struct iovec *iov, size_t cnt)
   return n;
 }
 
+static size_t iov_bytes(const struct iovec *iov, size_t cnt)
+{
+  size_t n = 0;
+
+  while (cnt-- > 0)
+    n += iov++->iov_len;
+  return n;
+}
+
 mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
                                    size_t cnt, const mcrepl__io_t *io)
 {
   int64_t progress = mcrepl__now_ns();
+  int64_t end = transfer_end(io, progress, iov_bytes(iov, cnt));
 
   if (c->fd < 0)
     return MCREPL_CONNECTION_FAILURE;
@@ -261,7 +296,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
       advance(&iov, &cnt, (size_t)n);
   }
   while (cnt > 0) {
-    int ms = slice_ms(io, progress), ev;
+    int ms = slice_ms(io, progress, end), ev;
     /* Past the bound, the answers wait in the kernel; a real server
      * then stops too, and our send times out unless it reads. */
     short rx = c->in.len - c->pos < RX_WHILE_SENDING_MAX ? POLLIN : 0;
@@ -293,7 +328,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
 
 /* Makes at least `need` unread bytes available. */
 static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
-                            const mcrepl__io_t *io)
+                            const mcrepl__io_t *io, int64_t end)
 {
   int64_t progress = mcrepl__now_ns();
 
@@ -309,7 +344,7 @@ static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
       progress = mcrepl__now_ns();
       continue;
     }
-    ms = slice_ms(io, progress);
+    ms = slice_ms(io, progress, end);
     if (ms < 0)
       return fail(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLIN, ms);
@@ -323,6 +358,7 @@ mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
                                   size_t *len, const mcrepl__io_t *io)
 {
   size_t scanned = 0;
+  int64_t end = transfer_end(io, mcrepl__now_ns(), LINE_MAX_BYTES);
 
   for (;;) {
     const char *start = c->in.p ? c->in.p + c->pos : NULL;
@@ -342,7 +378,7 @@ mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
     if (avail > LINE_MAX_BYTES)
       return fail(c, MCREPL_PROTOCOL_ERROR);
     scanned = avail;
-    rc = want(c, avail + 1, io);
+    rc = want(c, avail + 1, io, end);
     if (rc != MCREPL_SUCCESS)
       return rc;
   }
@@ -356,7 +392,7 @@ mcrepl_return_t mcrepl__conn_block(mcrepl__conn_t *c, size_t n,
 
   if (n > BLOCK_MAX_BYTES)
     return fail(c, MCREPL_PROTOCOL_ERROR);
-  rc = want(c, n + 2, io);
+  rc = want(c, n + 2, io, transfer_end(io, mcrepl__now_ns(), n + 2));
   if (rc != MCREPL_SUCCESS)
     return rc;
   *data = c->in.p + c->pos;
@@ -370,15 +406,17 @@ mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
                                    mcrepl__stats_reply_t *s,
                                    const mcrepl__io_t *io)
 {
+  /* A whole answer is a few KB: one timeout is its time. */
+  mcrepl__io_t once = mcrepl__io_within(io, io->stall_ms);
   mcrepl_return_t rc;
   const char *line;
   size_t len;
   int lines = 0;
 
   memset(s, 0, sizeof *s);
-  rc = mcrepl__conn_send(c, "stats\r\n", 7, io);
+  rc = mcrepl__conn_send(c, "stats\r\n", 7, &once);
   while (rc == MCREPL_SUCCESS) {
-    rc = mcrepl__conn_line(c, &line, &len, io);
+    rc = mcrepl__conn_line(c, &line, &len, &once);
     if (rc != MCREPL_SUCCESS)
       break;
     if (len == 3 && memcmp(line, "END", 3) == 0)

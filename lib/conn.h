@@ -26,13 +26,21 @@ typedef struct mcrepl__conn {
 } mcrepl__conn_t;
 
 /* How long I/O may go on. stall_ms: failure after that long without a
- * byte moving. deadline: when not NULL and non-zero, an absolute
+ * byte moving; and each send, line or block must be through within that
+ * long plus one microsecond per byte (a floor of 1 MB/s), so that a
+ * server that trickles a byte now and then cannot hold a caller for
+ * ever. deadline: when not NULL and non-zero, an absolute
  * monotonic time (ns) after which everything fails at once; it may be set
- * by another thread while we wait (shutdown). */
+ * by another thread while we wait (shutdown). until: the same, for the
+ * whole of one exchange of several lines (0: none); see io_within. */
 typedef struct mcrepl__io {
   int stall_ms;
   const _Atomic int64_t *deadline;
+  int64_t until;
 } mcrepl__io_t;
+
+/* io, bounded to ms from now as well. */
+mcrepl__io_t mcrepl__io_within(const mcrepl__io_t *io, int ms);
 
 void mcrepl__conn_init(mcrepl__conn_t *c);
 mcrepl_return_t mcrepl__conn_open(mcrepl__conn_t *c, const mcrepl__addr_t *a,

@@ -19,9 +19,9 @@
 #define MAX_CONNS 64
 #define BUF 65536
 
-const char *const fake_mode_name[FAKE_MODES + 1] = {
+const char *const fake_mode_name[FAKE_TRICKLE + 1] = {
     "garbage", "half-line", "close-mid-reply", "oom", "no-meta",
-    "client-error", "flood"};
+    "client-error", "flood", "trickle"};
 
 typedef struct {
   int fd;
@@ -30,10 +30,13 @@ typedef struct {
   size_t len;   /* bytes in buf */
   size_t skip;  /* bytes of a data block still to swallow */
   char buf[BUF];
+  size_t out_len, out_pos; /* FAKE_TRICKLE: what is still to be said */
+  char out[BUF];
 } conn_t;
 
 static conn_t g_conns[MAX_CONNS];
 static unsigned g_seed = 12345;
+static int g_trickle; /* the mode is FAKE_TRICKLE */
 
 static void say(int fd, const char *s, size_t n)
 {
@@ -51,7 +54,20 @@ static void say_str(int fd, const char *s)
   say(fd, s, strlen(s));
 }
 
-static void answer_stats(int fd)
+/* An answer to c: at once, or in FAKE_TRICKLE queued for trickle(). */
+static void reply(conn_t *c, const char *s, size_t n)
+{
+  if (!g_trickle) {
+    say(c->fd, s, n);
+    return;
+  }
+  if (n > BUF - c->out_len)
+    n = BUF - c->out_len;
+  memcpy(c->out + c->out_len, s, n);
+  c->out_len += n;
+}
+
+static void answer_stats(conn_t *c)
 {
   char b[512];
   int n = snprintf(b, sizeof b,
@@ -59,7 +75,7 @@ static void answer_stats(int fd)
                    "STAT curr_items 0\r\nSTAT bytes 0\r\n"
                    "STAT version 1.6.0-fake\r\nEND\r\n",
                    (int)getpid(), (long)time(NULL));
-  say(fd, b, (size_t)n);
+  reply(c, b, (size_t)n);
 }
 
 /* Storage commands carry a data block: its length is token `idx`. */
@@ -117,6 +133,9 @@ static int misbehave(conn_t *c, fake_mode_t mode, const char *line)
     else
       say_str(c->fd, strncmp(line, "mg ", 3) == 0 ? "EN\r\n" : "HD\r\n");
     return 0;
+  case FAKE_TRICKLE:
+    reply(c, strncmp(line, "mg ", 3) == 0 ? "EN\r\n" : "HD\r\n", 4);
+    return 0;
   case FAKE_CLIENT_ERROR:
     say_str(c->fd, "CLIENT_ERROR bad command line format\r\n");
     return 0;
@@ -151,9 +170,9 @@ static int serve_lines(conn_t *c, fake_mode_t mode)
       nl[-1] = '\0';
     c->skip = mode == FAKE_NO_META ? 0 : data_len(c->buf);
     if (strcmp(c->buf, "stats") == 0)
-      answer_stats(c->fd);
+      answer_stats(c);
     else if (strncmp(c->buf, "version", 7) == 0)
-      say_str(c->fd, "VERSION 1.6.0-fake\r\n");
+      reply(c, "VERSION 1.6.0-fake\r\n", 20);
     else if (strcmp(c->buf, "quit") == 0 || c->silent)
       return strcmp(c->buf, "quit") == 0 ? -1 : 0;
     else if (strcmp(c->buf, "mn") == 0 && mode != FAKE_NO_META)
@@ -176,6 +195,7 @@ static void accept_one(int lfd)
       g_conns[i].fd = fd;
       g_conns[i].len = g_conns[i].skip = 0;
       g_conns[i].silent = g_conns[i].flood = 0;
+      g_conns[i].out_len = g_conns[i].out_pos = 0;
       return;
     }
   close(fd);
@@ -197,14 +217,39 @@ static int flood(conn_t *c)
   }
 }
 
+/* One byte of what each connection is owed, when TRICKLE_MS passed. */
+static void trickle(void)
+{
+  static struct timespec last;
+  struct timespec now;
+  int i;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if ((now.tv_sec - last.tv_sec) * 1000 +
+          (now.tv_nsec - last.tv_nsec) / 1000000 < TRICKLE_MS)
+    return;
+  last = now;
+  for (i = 0; i < MAX_CONNS; i++) {
+    conn_t *c = &g_conns[i];
+    if (c->fd < 0 || c->out_pos == c->out_len)
+      continue;
+    say(c->fd, c->out + c->out_pos++, 1);
+    if (c->out_pos == c->out_len)
+      c->out_pos = c->out_len = 0;
+  }
+}
+
 static void serve(int lfd, fake_mode_t mode)
 {
   struct pollfd p[MAX_CONNS + 1];
   int i, n;
 
+  g_trickle = mode == FAKE_TRICKLE;
   for (i = 0; i < MAX_CONNS; i++)
     g_conns[i].fd = -1;
   for (;;) {
+    if (g_trickle)
+      trickle();
     p[0].fd = lfd;
     p[0].events = POLLIN;
     for (i = 0; i < MAX_CONNS; i++) {
@@ -213,7 +258,7 @@ static void serve(int lfd, fake_mode_t mode)
                                                            : g_conns[i].fd;
       p[i + 1].events = g_conns[i].flood ? POLLOUT : POLLIN;
     }
-    n = poll(p, MAX_CONNS + 1, 1000);
+    n = poll(p, MAX_CONNS + 1, g_trickle ? TRICKLE_MS / 4 : 1000);
     if (getppid() == 1)
       _exit(0);
     if (n <= 0)

@@ -21,15 +21,21 @@ typedef enum {
   FAKE_MODES, /* the modes above answer every request; t_fake runs each */
   /* A miss to mg, HD to the rest, until the first ms: from then on it
    * reads nothing more and sends junk lines without end. */
-  FAKE_FLOOD = FAKE_MODES
+  FAKE_FLOOD = FAKE_MODES,
+  /* Proper answers ("stats" too: EN to mg, HD to the rest), but each
+   * one byte at a time, a byte every TRICKLE_MS: a server that is never
+   * silent for long, and never done. */
+  FAKE_TRICKLE
 } fake_mode_t;
+
+#define TRICKLE_MS 200
 
 typedef struct fake {
   pid_t pid;
   int port;
 } fake_t;
 
-extern const char *const fake_mode_name[FAKE_MODES + 1];
+extern const char *const fake_mode_name[FAKE_TRICKLE + 1];
 
 /* 0, or -1 when it could not be started. */
 int fake_start(fake_t *f, fake_mode_t mode);

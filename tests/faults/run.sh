@@ -23,7 +23,7 @@ read -r -a EXTRA <<<"${FAULTS_CFLAGS:-}"
 read -r -a WRAP <<<"${FAULTS_WRAP:-}"
 LIBDIR="$BUILD/lib/.libs"
 ALL=(t_badinput t_stall t_slave_kill t_master_kill t_fake t_overflow
-  t_fork t_destroy t_concurrency t_dns t_skew)
+  t_fork t_destroy t_concurrency t_dns t_skew t_trickle)
 
 build() {
   local t=$1 srcs
