@@ -8,6 +8,9 @@
 #include "config.h"
 #include "node.h"
 
+/* Kept for the node's last exchanges beyond their measured pace. */
+#define NODE_SLACK_MS 50
+
 typedef struct {
   mcrepl__config_t cfg;
   mcrepl__addr_t node, peer;
@@ -19,8 +22,10 @@ typedef struct {
    * failure: the whole check, connects included, ends by this time. The
    * peer gets at most half of what is left when it is asked: a peer cut
    * off (the usual case when the check matters) must leave the node the
-   * time to be found ready. */
+   * time to be found ready. A peer that answered is alive, only slow:
+   * it gets all but what the node's last answers need (widen_peer). */
   _Atomic int64_t deadline, peer_deadline;
+  int64_t node_rtt_ns; /* the node's stats answer took that long */
   char *why;
   size_t whylen;
 } check_t;
@@ -76,6 +81,18 @@ static int connect_ms(check_t *c, const _Atomic int64_t *deadline)
                                           : c->cfg.connect_timeout_ms;
 }
 
+/* After the peer answered: its reads may go on until the node's last
+ * three exchanges (its ready marker read, the peer's ban read, the mark)
+ * still fit, at the pace the node answered, with room for a hiccup. */
+static void widen_peer(check_t *c)
+{
+  int64_t end = atomic_load(&c->deadline) -
+                (4 * c->node_rtt_ns + mcrepl__ms_to_ns(NODE_SLACK_MS));
+
+  if (end > atomic_load(&c->peer_deadline))
+    atomic_store(&c->peer_deadline, end);
+}
+
 static int open_peer(check_t *c)
 {
   mcrepl__stats_reply_t s;
@@ -89,6 +106,8 @@ static int open_peer(check_t *c)
       mcrepl__conn_open(&c->pc, &c->peer,
                         connect_ms(c, &c->peer_deadline)) == MCREPL_SUCCESS &&
       mcrepl__conn_stats(&c->pc, &s, &c->peer_io) == MCREPL_SUCCESS;
+  if (c->peer_up)
+    widen_peer(c);
   return c->peer_up;
 }
 
@@ -131,10 +150,12 @@ static mcrepl_health_t examine(check_t *c)
   if (rc == MCREPL_HOST_LOOKUP_FAILURE)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: its name does not resolve",
                "", c->node.text);
+  c->node_rtt_ns = mcrepl__now_ns();
   if (rc != MCREPL_SUCCESS ||
       mcrepl__conn_stats(&c->nc, &s, &c->io) != MCREPL_SUCCESS)
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);
+  c->node_rtt_ns = mcrepl__now_ns() - c->node_rtt_ns;
   if (has(&c->nc, MCREPL__KEY_RESYNC, &c->io, &found))
     return say(c, MCREPL_HEALTH_DOWN, "%s%s: does not answer", "",
                c->node.text);

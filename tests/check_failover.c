@@ -960,6 +960,26 @@ START_TEST(test_check_a_half_alive_peer_is_down)
 }
 END_TEST
 
+/* A peer that answers everything, slowly (250 ms each: its stats and
+ * two reads come to 750 ms of a 1000 ms check), while it holds the pair's
+ * data and the node is empty: the node is found empty, and is not marked
+ * ready. A peer that answered its stats is alive: its slowness must not
+ * pass for its death. */
+START_TEST(test_check_slow_peer_keeps_its_data)
+{
+  char peer[64], why[256];
+  mcrepl_health_t h;
+
+  snprintf(peer, sizeof peer, "127.0.0.1:%d", g_vip.port);
+  ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:ready", "x", 0, 0), 0);
+  vip_to(g_b->port);
+  atomic_store(&g_vip.lag_ms, 250);
+  h = mcrepl_check(g_an, peer, "--timeout=1000", why, sizeof why);
+  ck_assert_msg(h == MCREPL_HEALTH_EMPTY, "%d: %s", (int)h, why);
+  ck_assert(!has_key(g_a->port, "mcrepl:ready"));
+}
+END_TEST
+
 static _Atomic int g_moves;
 static _Atomic mcrepl_return_t g_reentry_wait, g_reentry_set;
 
@@ -1218,6 +1238,7 @@ static Suite *suite(void)
   tcase_add_test(v, test_resync_falls_back_to_the_lru_walk);
   tcase_add_test(v, test_check_ends_within_its_timeout);
   tcase_add_test(v, test_check_a_half_alive_peer_is_down);
+  tcase_add_test(v, test_check_slow_peer_keeps_its_data);
   tcase_add_test(v, test_dirt_from_before_a_failover_can_be_cleaned);
   tcase_add_checked_fixture(t, start_twins_vip, stop_vip);
   tcase_set_timeout(t, TC_TIMEOUT);
