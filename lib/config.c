@@ -322,7 +322,7 @@ static int ip_bytes(const char *host, unsigned char out[16],
  * zones must agree, a missing zone agrees with any), else
  * host names equal ignoring case. Names are not resolved: "localhost"
  * and "127.0.0.1" differ here. */
-static int addr_same(const mcrepl__addr_t *a, const mcrepl__addr_t *b)
+int mcrepl__addr_same(const mcrepl__addr_t *a, const mcrepl__addr_t *b)
 {
   unsigned char x[16], y[16];
   const char *za, *zb;
@@ -457,7 +457,7 @@ static const mcrepl__addr_t *pair_clash(const mcrepl__config_t *c,
     nt = pair_addrs(&c->pairs[i], theirs);
     for (j = 0; j < nm; j++)
       for (k = 0; k < nt; k++)
-        if (addr_same(mine[j], theirs[k]))
+        if (mcrepl__addr_same(mine[j], theirs[k]))
           return mine[j];
   }
   return NULL;
@@ -473,10 +473,10 @@ static int pair_check(const parse_t *ps, const token_t *t,
    * against all the others: a bound keeps a runaway string cheap. */
   if (ps->c->npairs >= MCREPL__PAIRS_MAX)
     return value_fail(ps, t, "too many pairs (at most 1024)");
-  if (addr_same(&p->master, &p->slave))
+  if (mcrepl__addr_same(&p->master, &p->slave))
     return value_fail(ps, t, "master and slave are the same node");
-  if (p->has_vip && (addr_same(&p->vip, &p->master) ||
-                     addr_same(&p->vip, &p->slave)))
+  if (p->has_vip && (mcrepl__addr_same(&p->vip, &p->master) ||
+                     mcrepl__addr_same(&p->vip, &p->slave)))
     return value_fail(ps, t, "vip is the master or the slave");
   a = pair_clash(ps->c, p);
   if (a == NULL)

@@ -86,5 +86,8 @@ void mcrepl__config_free(mcrepl__config_t *c);
 
 /* Parses "host[:port]" or "[v6addr][:port]" into *a. Returns 0 or -1. */
 int mcrepl__addr_parse(const char *s, size_t len, mcrepl__addr_t *a);
+/* Whether a and b name the same node (IP literals compared as the
+ * resolver reads them; names compared ignoring case, not resolved). */
+int mcrepl__addr_same(const mcrepl__addr_t *a, const mcrepl__addr_t *b);
 
 #endif

@@ -188,9 +188,15 @@ static int parse(check_t *c, const char *node, const char *peer,
         node ? node : "(null)", "");
     return -1;
   }
-  c->has_peer = peer != NULL && peer[0] != '\0';
+  /* "" is no peer spelt by mistake (an unset variable): taken for
+   * none, it would let an empty node mark itself ready. */
+  c->has_peer = peer != NULL;
   if (c->has_peer && mcrepl__addr_parse(peer, strlen(peer), &c->peer)) {
     say(c, MCREPL_HEALTH_ERROR, "bad peer address \"%.80s\"%s", peer, "");
+    return -1;
+  }
+  if (c->has_peer && mcrepl__addr_same(&c->node, &c->peer)) {
+    say(c, MCREPL_HEALTH_ERROR, "the peer %s is the node %s", peer, node);
     return -1;
   }
   c->io.stall_ms = c->cfg.io_timeout_ms;

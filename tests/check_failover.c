@@ -532,6 +532,26 @@ START_TEST(test_check_states)
 }
 END_TEST
 
+/* An empty peer is a mistake (an unset variable), not "no peer"; a
+ * peer that is the node itself is one too: either would let an empty
+ * node mark itself ready. */
+START_TEST(test_check_refuses_bad_peers)
+{
+  char why[256], same[64];
+
+  ck_assert_int_eq(mcrepl_check(g_an, "", NULL, why, sizeof why),
+                   MCREPL_HEALTH_ERROR);
+  ck_assert_msg(strstr(why, "bad peer") != NULL, "%s", why);
+  ck_assert_int_eq(mcrepl_check(g_an, g_an, NULL, why, sizeof why),
+                   MCREPL_HEALTH_ERROR);
+  ck_assert_msg(strstr(why, "is the node") != NULL, "%s", why);
+  snprintf(same, sizeof same, "127.1:%d", g_a->port);
+  ck_assert_int_eq(mcrepl_check(g_an, same, NULL, why, sizeof why),
+                   MCREPL_HEALTH_ERROR);
+  ck_assert(!has_key(g_a->port, "mcrepl:ready"));
+}
+END_TEST
+
 /* A peer that accepts the connection and then says nothing (frozen, or
  * its link cut mid-way) uses up at most half the check's time: the node
  * is still found ready within it. */
@@ -1222,6 +1242,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
   tcase_add_test(r, test_resync_bad_arguments);
   tcase_add_test(h, test_check_states);
+  tcase_add_test(h, test_check_refuses_bad_peers);
   tcase_add_test(h, test_check_alone_when_peer_down);
   tcase_add_test(h, test_check_the_later_ban_wins);
   tcase_add_test(h, test_check_alone_when_peer_frozen);
