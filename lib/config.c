@@ -6,6 +6,7 @@
  * of user text (made printable) into messages, and frees everything it
  * allocated when it refuses the string. */
 #include "config.h"
+#include "ring.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -713,6 +714,25 @@ static void config_defaults(mcrepl__config_t *c)
   c->read_failover = 1;
 }
 
+/* A pair whose weight is too small beside the others' gets no point on
+ * the ring, so no key: as good as absent, and silently so. */
+static int shares_check(parse_t *ps)
+{
+  const mcrepl__config_t *c = ps->c;
+  uint64_t total = 0;
+  size_t i;
+
+  for (i = 0; i < c->npairs; i++)
+    total += c->pairs[i].weight;
+  for (i = 0; i < c->npairs; i++)
+    if (mcrepl__ring_points(c->pairs[i].weight, total, c->npairs) == 0)
+      return fail(ps->e, "--pair %s,...,weight=%u gets no key beside a "
+                  "total weight of %llu: raise it or drop the pair",
+                  c->pairs[i].master.text, (unsigned)c->pairs[i].weight,
+                  (unsigned long long)total);
+  return 0;
+}
+
 static int parse_all(parse_t *ps, const char *s)
 {
   token_t t;
@@ -722,7 +742,7 @@ static int parse_all(parse_t *ps, const char *s)
       return -1;
   if (ps->use == MCREPL__FOR_CLIENT && ps->c->npairs == 0)
     return fail(ps->e, "no --pair given");
-  return 0;
+  return shares_check(ps);
 }
 
 int mcrepl__config_parse(const char *s, mcrepl__config_t *c, char *errbuf,

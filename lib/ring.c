@@ -74,7 +74,7 @@ static uint64_t weight_of(const mcrepl__ring_member_t *m)
 /* Points of one member. Float on purpose, operation for operation as in
  * libmemcached: weights 1,6,6,6,6 give the first 28 points, not the 32
  * exact arithmetic would, as 7.9999995 floors to 7. */
-static uint32_t member_points(uint64_t weight, uint64_t total, size_t n)
+uint32_t mcrepl__ring_points(uint64_t weight, uint64_t total, size_t n)
 {
   float pct = (float)weight / (float)total;
   float x = pct * POINTS_PER_SERVER / 4 * (float)n + 0.0000000001F;
@@ -97,7 +97,7 @@ static int point_name(char *buf, const mcrepl__ring_member_t *m,
                   (unsigned)i);
 }
 
-static int add_member_points(point_t *p, const mcrepl__ring_member_t *m,
+static int add_mcrepl__ring_points(point_t *p, const mcrepl__ring_member_t *m,
                              uint32_t index, uint32_t count)
 {
   char name[NAME_MAX_LEN];
@@ -133,7 +133,7 @@ static int point_cmp(const void *a, const void *b)
 }
 
 /* The bound on n keeps every point count, at most 160 * n, within the
- * uint32_t that member_points() converts to. */
+ * uint32_t that mcrepl__ring_points() converts to. */
 static int members_valid(const mcrepl__ring_member_t *members, size_t n)
 {
   size_t i;
@@ -164,7 +164,7 @@ static int fill_points(mcrepl__ring_t *r, const mcrepl__ring_member_t *m,
 
   r->npoints = 0;
   for (i = 0; i < n; i++) {
-    if (add_member_points(r->points + r->npoints, &m[i], (uint32_t)i,
+    if (add_mcrepl__ring_points(r->points + r->npoints, &m[i], (uint32_t)i,
                           counts[i]) != 0)
       return -1;
     r->npoints += counts[i];
@@ -184,7 +184,7 @@ static int build(mcrepl__ring_t *r, const mcrepl__ring_member_t *members,
   if (!counts)
     return -1;
   for (i = 0; i < n; i++) {
-    counts[i] = member_points(weight_of(&members[i]), total, n);
+    counts[i] = mcrepl__ring_points(weight_of(&members[i]), total, n);
     npoints += counts[i];
   }
   r->points = malloc((npoints ? npoints : 1) * sizeof *r->points);

@@ -22,6 +22,10 @@ mcrepl__ring_t *mcrepl__ring_create(const mcrepl__ring_member_t *members,
                                     size_t n);
 void mcrepl__ring_destroy(mcrepl__ring_t *r);
 
+/* How many points a member of weight `weight` gets among n members whose
+ * weights add up to total (a multiple of 4, 0 for a share too small). */
+uint32_t mcrepl__ring_points(uint64_t weight, uint64_t total, size_t n);
+
 /* The key's hash as libmemcached computes it (MD5, low 32 bits). */
 uint32_t mcrepl__ring_hash(const char *key, size_t len);
 

@@ -305,6 +305,16 @@ START_TEST(test_host_limit)
 }
 END_TEST
 
+/* The smallest share that still gets points is accepted: 1 beside 79
+ * is 4 points of 320 (the float formula's boundary, as libmemcached's). */
+START_TEST(test_small_weight_with_a_share)
+{
+  ok("--pair=a,b,weight=1 --pair=c,d,weight=79");
+  mcrepl__config_free(&cfg);
+  bad("--pair=a,b,weight=1 --pair=c,d,weight=80", "a:11211,...,weight=1", NULL);
+}
+END_TEST
+
 /* Each refused string, and what its message must name. */
 static const struct {
   const char *s, *want, *want2;
@@ -337,6 +347,11 @@ static const struct {
    "\"--binary-protocol=no\"", "more than"},
   {"--queue-bytes=1M --pair=a,b --queue-bytes=1M", "\"--queue-bytes=1M\"",
    "more than"},
+  /* A share of the ring too small for one point: no key would go there. */
+  {"--pair=a,b,weight=1 --pair=c,d,weight=1000",
+   "--pair a:11211,...,weight=1 gets no key", "total weight of 1001"},
+  {"--pair=a,b --pair=c,d --pair=e,f,weight=100000", "a:11211,...,weight=1",
+   NULL},
   /* --pair shapes. */
   {"--pair=", "--pair \"\": needs MASTER,SLAVE", NULL},
   {"--pair=a:1", "--pair \"a:1\": needs MASTER,SLAVE", NULL},
@@ -632,6 +647,7 @@ static Suite *config_suite(void)
   tcase_add_checked_fixture(tc, NULL, teardown);
   tcase_add_test(tc, test_defaults);
   tcase_add_test(tc, test_example);
+  tcase_add_test(tc, test_small_weight_with_a_share);
   tcase_add_test(tc, test_every_option);
   tcase_add_test(tc, test_overflow_drop);
   tcase_add_loop_test(tc, test_sizes, 0,
