@@ -86,6 +86,12 @@ copy_tree() {
       done |
       tar --null -T - -cf -
   ) | tar -xf - -C "$dest"
+  # Without git, a tree built in place came with its objects, and the
+  # copy's make would take them as up to date: a sanitizer build would
+  # then link the plain objects, uninstrumented.
+  if [[ -f $dest/Makefile ]]; then
+    make -s -C "$dest" distclean >/dev/null 2>&1 || true
+  fi
 }
 
 # Starts memcached on a free loopback port, its pidfile tagged $1; sets

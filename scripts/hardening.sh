@@ -71,6 +71,21 @@ build() {
     tail -30 "$TMP/build-$name.log"
     return 1
   }
+  instrumented "$dir" "$flags"
+}
+
+# The library of build $1 calls the sanitizer its flags $2 name: a build
+# that linked stale plain objects would pass every test and prove nothing.
+instrumented() {
+  local lib="$1/lib/.libs/libmcrepl.so" sym=""
+  case $2 in
+  *address*) sym=__asan_report ;;
+  *thread*) sym=__tsan_func_entry ;;
+  esac
+  [[ -z $sym ]] && return 0
+  nm -D "$lib" | grep -q "$sym" && return 0
+  echo "$lib has no $sym: not built with $2"
+  return 1
 }
 
 # `make check` in build $1; fails on a failed test or any report.

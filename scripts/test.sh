@@ -73,10 +73,25 @@ count_check_results() {
   done < <(cat tests/*.log 2>/dev/null)
 }
 
+# Every tests/check_*.c is a suite that must have run: without Check,
+# configure builds none of them and `make check` passes on nothing.
+all_suites_ran() {
+  local src name lacking=0
+  for src in tests/check_*.c; do
+    name=${src%.c}
+    if ! grep -qs 'Checks:' "$name.log"; then
+      echo "suite $name did not run" >&2
+      lacking=1
+    fi
+  done
+  return "$lacking"
+}
+
 run_checks() {
   log "make check"
   local rc=0
   make -j2 check || rc=1
+  all_suites_ran || rc=1
   count_check_results
   if ((rc != 0)); then
     print_test_logs

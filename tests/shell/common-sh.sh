@@ -38,6 +38,24 @@ sandbox_cases() {
     "$(apt_sandbox_opts /proc/self/uid_map)" "$(apt_sandbox_opts)"
 }
 
+# A tree without git (an unpacked tarball) built in place: its copy must
+# come without the build's products, or a sanitizer build reuses them.
+copy_cases() {
+  local src=$TMP/tree dest=$TMP/copy
+  mkdir -p "$src/lib"
+  echo 'int f(void) { return 1; }' >"$src/lib/f.c"
+  echo 'object' >"$src/lib/f.o"
+  printf 'distclean:\n\trm -f lib/f.o Makefile\n' >"$src/Makefile"
+  (ROOT=$src && copy_tree "$dest")
+  check "copy without git: sources copied" yes \
+    "$([[ -f $dest/lib/f.c ]] && echo yes)"
+  check "copy without git: objects left behind" no \
+    "$([[ -e $dest/lib/f.o ]] && echo yes || echo no)"
+  check "copy without git: the original untouched" yes \
+    "$([[ -f $src/lib/f.o && -f $src/Makefile ]] && echo yes)"
+}
+
 sandbox_cases
+copy_cases
 ((FAILS == 0)) || { echo "$FAILS failed"; exit 1; }
 echo "all passed"
