@@ -510,19 +510,20 @@ bed_up() {
   find_cli
   require_cli check resync
   reap_stale_beds
+  NS_BR=$NS_PREFIX-$$-br
+  NS_A=$NS_PREFIX-$$-a
+  NS_B=$NS_PREFIX-$$-b
+  NS_C=$NS_PREFIX-$$-c
+  # Before anything is made: a build that fails must not leave it.
+  trap on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   BED=$(mktemp -d "${FO_BED_ROOT:-/run}/mcrepl-fo.XXXXXX")
   chmod 0700 "$BED"
   if [[ -z ${FO_CLIENT:-} ]]; then
     FO_CLIENT=$BED/fo-client
     build_client "$FO_CLIENT"
   fi
-  NS_BR=$NS_PREFIX-$$-br
-  NS_A=$NS_PREFIX-$$-a
-  NS_B=$NS_PREFIX-$$-b
-  NS_C=$NS_PREFIX-$$-c
-  trap on_exit EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
   mkdir -p "$BED/pids" "$BED/libexec" "$BED/c" "$BED/a/run" "$BED/b/run"
   chmod 0700 "$BED/a/run" "$BED/b/run"
   install -m 0755 "$FO_ROOT/tools/keepalived/mcrepl-check.sh" \

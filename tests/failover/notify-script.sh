@@ -10,9 +10,12 @@ export MCREPL_TEST_TMPDIR=$TMP/pids
 mkdir -p "$MCREPL_TEST_TMPDIR"
 # shellcheck source=scripts/common.sh
 . "$ROOT/scripts/common.sh"
-WORKER=
+WORKERS=() # every stand-in worker started: each is stopped at exit
 cleanup() {
-  [[ -z $WORKER ]] || kill -TERM -- "-$WORKER" 2>/dev/null || true
+  local w
+  for w in "${WORKERS[@]}"; do
+    kill -TERM -- "-$w" 2>/dev/null || true
+  done
   kill_pidfiles
   rm -rf "$TMP"
 }
@@ -31,6 +34,7 @@ fake_worker() {
     2>&1 &
   for _ in $(seq 50); do [[ -s $1/worker.pid ]] && break; sleep 0.1; done
   WORKER=$(<"$1/worker.pid")
+  WORKERS+=("$WORKER")
 }
 
 master() { # master STATE_DIR [STATE]: runs a MASTER (or STATE)
@@ -76,7 +80,6 @@ rc=$(master "$D")
 say "$([[ $rc == 0 ]] && echo yes || echo no)" \
   "unwritable state: MASTER exits 0 (got $rc)"
 say "$(stopped "$WORKER")" "unwritable state: the worker is still stopped"
-WORKER=
 
 # A target that refuses items (mcrepl-cli resync exits 4) is a matter of
 # its configuration: copying it all again every 30 s for an hour would
