@@ -1655,6 +1655,8 @@ START_TEST(test_strings_and_version) {
   ck_assert_str_eq(mcrepl_strcode(MCREPL_NOTFOUND), "MCREPL_NOTFOUND");
   ck_assert_str_eq(mcrepl_version(), MCREPL_VERSION_STRING);
   ck_assert_uint_eq(mcrepl_version_hex(), MCREPL_VERSION_HEX);
+  /* configure takes its version from the header: one source. */
+  ck_assert_str_eq(MCREPL_VERSION_STRING, PACKAGE_VERSION);
 }
 END_TEST
 

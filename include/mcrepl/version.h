@@ -4,10 +4,18 @@
 #ifndef MCREPL_VERSION_H
 #define MCREPL_VERSION_H
 
+/* The one place the version is written: configure.ac reads these three
+ * lines (its AC_INIT), and the string is made of them. */
 #define MCREPL_VERSION_MAJOR 0
 #define MCREPL_VERSION_MINOR 1
 #define MCREPL_VERSION_PATCH 0
-#define MCREPL_VERSION_STRING "0.1.0"
+
+#define MCREPL_VERSION__STR(x) #x
+#define MCREPL_VERSION__XSTR(x) MCREPL_VERSION__STR(x)
+#define MCREPL_VERSION_STRING                                             \
+  MCREPL_VERSION__XSTR(MCREPL_VERSION_MAJOR) "."                          \
+  MCREPL_VERSION__XSTR(MCREPL_VERSION_MINOR) "."                          \
+  MCREPL_VERSION__XSTR(MCREPL_VERSION_PATCH)
 
 /* One number that grows with every release: 0xMMmmpp. */
 #define MCREPL_VERSION_HEX \

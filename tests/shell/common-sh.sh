@@ -55,7 +55,18 @@ copy_cases() {
     "$([[ -f $src/lib/f.o && -f $src/Makefile ]] && echo yes)"
 }
 
+# The Debian package's upstream version is the library's (version.h).
+version_cases() {
+  local h=$ROOT/include/mcrepl/version.h v deb
+  v=$(sed -n 's/^#define MCREPL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' \
+    "$h" | paste -sd.)
+  deb=$(sed -n '1s/^[^ ]* (\([^)]*\)-[^-)]*).*/\1/p' \
+    "$ROOT/debian/changelog")
+  check "debian/changelog's version is version.h's ($v)" "$v" "$deb"
+}
+
 sandbox_cases
 copy_cases
+version_cases
 ((FAILS == 0)) || { echo "$FAILS failed"; exit 1; }
 echo "all passed"
