@@ -109,29 +109,51 @@ static mcrepl_return_t one_reply(mcrepl__conn_t *c, mcrepl__buf_t *b,
   return refused(l, n);
 }
 
-mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
-                                   const char *val, int64_t ttl, char mode,
-                                   uint64_t *cas, const mcrepl__io_t *io)
+/* One "ms" of a marker; compare, when not 0, is the CAS it must hold. */
+static mcrepl_return_t put(mcrepl__conn_t *c, const char *key,
+                           const char *val, int64_t ttl, char mode,
+                           uint64_t compare, uint64_t *cas,
+                           const mcrepl__io_t *io)
 {
   mcrepl__buf_t b = {0};
   mcrepl__meta_t m;
   mcrepl_return_t rc;
   const char *l;
   size_t n;
+  char cmp[32] = "";
 
-  if (mcrepl__buf_printf(&b, "ms %s %zu T%lld M%c%s\r\n%s\r\n", key,
-                         strlen(val), (long long)ttl, mode, cas ? " c" : "",
-                         val) != 0)
+  if (compare)
+    snprintf(cmp, sizeof cmp, " C%llu", (unsigned long long)compare);
+  if (mcrepl__buf_printf(&b, "ms %s %zu T%lld M%c%s%s\r\n%s\r\n", key,
+                         strlen(val), (long long)ttl, mode, cmp,
+                         cas ? " c" : "", val) != 0)
     return MCREPL_NOMEM;
   rc = request(c, b.p, b.len, &l, &n, io);
   mcrepl__buf_free(&b);
   if (rc != MCREPL_SUCCESS)
     return rc;
+  if (mcrepl__proto_is(l, n, "NF"))
+    return MCREPL_NOTFOUND;
   if (mcrepl__proto_parse_hd(l, n, &m) != 0)
     return refused(l, n);
   if (cas)
     *cas = m.cas;
   return MCREPL_SUCCESS;
+}
+
+mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
+                                   const char *val, int64_t ttl, char mode,
+                                   uint64_t *cas, const mcrepl__io_t *io)
+{
+  return put(c, key, val, ttl, mode, 0, cas, io);
+}
+
+mcrepl_return_t mcrepl__marker_swap(mcrepl__conn_t *c, const char *key,
+                                    const char *val, int64_t ttl,
+                                    uint64_t compare, uint64_t *cas,
+                                    const mcrepl__io_t *io)
+{
+  return put(c, key, val, ttl, 'S', compare, cas, io);
 }
 
 mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,

@@ -45,6 +45,13 @@ mcrepl_return_t mcrepl__marker_get(mcrepl__conn_t *c, const char *key,
 mcrepl_return_t mcrepl__marker_put(mcrepl__conn_t *c, const char *key,
                                    const char *val, int64_t ttl, char mode,
                                    uint64_t *cas, const mcrepl__io_t *io);
+/* Sets the marker only while it is still the write whose CAS is
+ * compare: MCREPL_NOTSTORED when written since, MCREPL_NOTFOUND when
+ * gone. compare 0 (a server run with -C hands out no CAS): sets it. */
+mcrepl_return_t mcrepl__marker_swap(mcrepl__conn_t *c, const char *key,
+                                    const char *val, int64_t ttl,
+                                    uint64_t compare, uint64_t *cas,
+                                    const mcrepl__io_t *io);
 /* cas 0: whatever is there; else only that write of it (and a marker
  * written since by someone else is left, with MCREPL_SUCCESS). */
 mcrepl_return_t mcrepl__marker_del(mcrepl__conn_t *c, const char *key,

@@ -18,6 +18,9 @@
 #define LOCK_REFRESH_NS (3 * 1000000000LL)
 #define BUSY_RETRIES 50
 #define MAX_PASSES 4
+/* Polls of the target's clock after a flush: 50 ms apart, 3 s at most. */
+#define FLUSH_WAIT_TRIES 60
+#define FLUSH_WAIT_NS 50000000L
 
 typedef struct {
   mcrepl__config_t cfg;
@@ -42,6 +45,8 @@ typedef struct {
   int64_t dst_skew_s;   /* the target's "stats time" minus ours, read
                            before each batch of adds (write_batch) */
   int64_t start_ns, lock_ns;
+  uint64_t lock_cas; /* of our last write of the lock (0: server has -C) */
+  int lost_lock;     /* another resync holds the lock: we stopped */
   mcrepl_resync_progress_t pr;
   mcrepl_resync_cb cb;
   void *ctx;
@@ -51,6 +56,8 @@ typedef struct {
 
 static mcrepl_return_t fail(resync_t *r, mcrepl_return_t rc, const char *what)
 {
+  if (r->lost_lock)
+    return rc; /* its own message says more than where it was noticed */
   if (r->err && r->errlen)
     snprintf(r->err, r->errlen, "%s: %s", what, mcrepl_strerror(rc));
   return rc;
@@ -132,21 +139,84 @@ static mcrepl_return_t start_dump(resync_t *r, const char *cmd, size_t len)
   return MCREPL_TIMEOUT;
 }
 
-static mcrepl_return_t keep_lock(resync_t *r, char mode)
+/* The lock item holds our token (r->gen): it is ours only while it
+ * does. One that expired while we paused may have been taken by another
+ * resync, which must then keep it. */
+static mcrepl_return_t take_lock(resync_t *r)
 {
   r->lock_ns = mcrepl__now_ns();
   return mcrepl__marker_put(&r->dst, MCREPL__KEY_RESYNC, r->gen,
-                            LOCK_TTL_S, mode, NULL, &r->io);
+                            LOCK_TTL_S, 'E', &r->lock_cas, &r->io);
+}
+
+/* MCREPL_SUCCESS while the lock holds our token (*cas: that write),
+ * MCREPL_NOTFOUND once it expired, MCREPL_EXISTS when it is another's. */
+static mcrepl_return_t lock_state(resync_t *r, uint64_t *cas)
+{
+  char v[64];
+  int found = 0;
+  mcrepl_return_t rc = mcrepl__marker_get(&r->dst, MCREPL__KEY_RESYNC, v,
+                                          sizeof v, &found, cas, &r->io);
+
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  if (!found)
+    return MCREPL_NOTFOUND;
+  return strcmp(v, r->gen) == 0 ? MCREPL_SUCCESS : MCREPL_EXISTS;
+}
+
+static mcrepl_return_t lost_lock(resync_t *r)
+{
+  r->lost_lock = 1;
+  snprintf(r->err, r->errlen, "lost the lock on %s (over %d s without "
+           "refreshing it): another resync holds it; stopped", r->to.text,
+           LOCK_TTL_S);
+  return MCREPL_EXISTS;
+}
+
+/* Takes the lock again after a flush took it with everything else, or
+ * after it expired with no one taking it meanwhile. */
+static mcrepl_return_t retake_lock(resync_t *r)
+{
+  mcrepl_return_t rc = take_lock(r);
+
+  return rc == MCREPL_NOTSTORED ? lost_lock(r) : rc;
 }
 
 /* The lock expires LOCK_TTL_S after its last refresh: whatever takes
  * long (reading a large listing, a slow pace) refreshes it on the way,
- * or a second resync could start beside this one. */
+ * or a second resync could start beside this one. The refresh is a
+ * compare-and-set on our own write; on a server without CAS (-C) only
+ * the read before it checks, and a resync that took the lock between
+ * the two would lose it to us. */
 static mcrepl_return_t refresh_lock(resync_t *r)
 {
+  uint64_t cas = 0;
+  mcrepl_return_t rc;
+
   if (mcrepl__now_ns() - r->lock_ns <= LOCK_REFRESH_NS)
     return MCREPL_SUCCESS;
-  return keep_lock(r, 'S');
+  rc = lock_state(r, &cas);
+  if (rc == MCREPL_NOTFOUND)
+    return retake_lock(r);
+  if (rc == MCREPL_EXISTS)
+    return lost_lock(r);
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  r->lock_ns = mcrepl__now_ns();
+  rc = mcrepl__marker_swap(&r->dst, MCREPL__KEY_RESYNC, r->gen, LOCK_TTL_S,
+                           cas, &r->lock_cas, &r->io);
+  return rc == MCREPL_NOTSTORED || rc == MCREPL_NOTFOUND ? lost_lock(r)
+                                                         : rc;
+}
+
+/* Deletes the lock if it is still ours. */
+static void release_lock(resync_t *r)
+{
+  uint64_t cas = 0;
+
+  if (r->dst.fd >= 0 && lock_state(r, &cas) == MCREPL_SUCCESS)
+    mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, cas, &r->io);
 }
 
 /* Copies the listing into r->spool, one decoded key a line, as fast as
@@ -176,8 +246,9 @@ static mcrepl_return_t spool_dump(resync_t *r)
       break;
     if (mcrepl__proto_classify(l, n) != MCREPL__LINE_GARBAGE)
       rc = MCREPL_PROTOCOL_ERROR; /* ERROR, CLIENT_ERROR ... */
-    else if ((k = mcrepl__metadump_key(l, n, key)) != 0 &&
-             (fwrite(key, 1, k, r->spool) != k || putc('\n', r->spool) < 0))
+    else if ((k = mcrepl__metadump_key(l, n, key)) == 0)
+      r->pr.unnamed++; /* see mcrepl_resync_progress_t */
+    else if (fwrite(key, 1, k, r->spool) != k || putc('\n', r->spool) < 0)
       rc = MCREPL_FAILURE;
     else
       rc = refresh_lock(r); /* one round trip in 3 s, to the target */
@@ -482,6 +553,7 @@ static mcrepl_return_t copy_pass(resync_t *r)
 {
   mcrepl_return_t rc;
 
+  r->pr.unnamed = 0; /* the keys of this listing, as listed */
   r->spool = tmpfile();
   if (!r->spool) {
     snprintf(r->err, r->errlen, "no temporary file for the listing: %s",
@@ -498,14 +570,15 @@ static mcrepl_return_t copy_pass(resync_t *r)
   return rc;
 }
 
-/* Whether the target still holds fewer items than the source. */
+/* Whether the target still holds fewer items than the source, not
+ * counting those that cannot be copied. */
 static int behind(resync_t *r)
 {
   mcrepl__stats_reply_t a, b;
 
   return mcrepl__conn_stats(&r->src, &a, &r->io) == MCREPL_SUCCESS &&
          mcrepl__conn_stats(&r->dst, &b, &r->io) == MCREPL_SUCCESS &&
-         b.curr_items < a.curr_items;
+         b.curr_items + r->pr.unnamed < a.curr_items;
 }
 
 /* A walk lists a bucket as it finds it when it passes, and older servers
@@ -574,6 +647,32 @@ static mcrepl_return_t open_nodes(resync_t *r)
   return MCREPL_SUCCESS;
 }
 
+/* memcached without CAS (-C) counts an item as flushed when it was
+ * stored in the flush's second or before (its clock counts seconds): a
+ * copy made in that second would vanish at its first read. So the copy
+ * waits until the target's clock has moved past it. */
+static mcrepl_return_t past_flush_second(resync_t *r)
+{
+  mcrepl__stats_reply_t s;
+  uint64_t flushed_at = 0;
+  int i;
+
+  for (i = 0; i < FLUSH_WAIT_TRIES; i++) {
+    mcrepl_return_t rc = mcrepl__conn_stats(&r->dst, &s, &r->io);
+    if (rc != MCREPL_SUCCESS)
+      return rc;
+    if (i == 0)
+      flushed_at = s.time;
+    else if (s.time > flushed_at)
+      return MCREPL_SUCCESS;
+    {
+      struct timespec ts = {0, FLUSH_WAIT_NS};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return MCREPL_TIMEOUT; /* a clock that stands still */
+}
+
 /* A target its peer marked stale may hold values deleted or overwritten
  * since: adding over them would keep them, so it is emptied first. The
  * stale marker's write seen here is the one this resync answers (see
@@ -595,8 +694,10 @@ static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
   if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(l, n, "OK"))
     rc = MCREPL_PROTOCOL_ERROR;
   r->pr.flushed = rc == MCREPL_SUCCESS;
+  if (rc == MCREPL_SUCCESS)
+    rc = past_flush_second(r);
   /* The flush took our lock with everything else. */
-  return rc == MCREPL_SUCCESS ? keep_lock(r, 'S') : rc;
+  return rc == MCREPL_SUCCESS ? retake_lock(r) : rc;
 }
 
 /* The ready marker names the epoch of the source when the copy began:
@@ -632,24 +733,11 @@ static mcrepl_return_t refused(resync_t *r)
   return MCREPL_SLAVE_DIRTY;
 }
 
-static mcrepl_return_t run(resync_t *r)
+/* Everything done under the lock. */
+static mcrepl_return_t copy_locked(resync_t *r, const char *stale_key)
 {
-  char stale_key[MCREPL__ADDR_MAX + 16];
-  mcrepl_return_t rc = open_nodes(r);
+  mcrepl_return_t rc;
 
-  if (rc != MCREPL_SUCCESS)
-    return rc;
-  mcrepl__generation(r->gen, sizeof r->gen);
-  rc = keep_lock(r, 'E');
-  if (rc == MCREPL_NOTSTORED) {
-    snprintf(r->err, r->errlen, "a resync into %s is already running "
-             "(its lock expires %d s after its owner stops)", r->to.text,
-             LOCK_TTL_S);
-    return MCREPL_EXISTS;
-  }
-  if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, "locking the target");
-  mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
   rc = mcrepl__epoch_next(&r->src, r->src_time, &r->mark.epoch, &r->io);
   if (rc != MCREPL_SUCCESS)
     return fail(r, rc, "reading the source's epoch");
@@ -666,8 +754,29 @@ static mcrepl_return_t run(resync_t *r)
     rc = copy_all(r);
   if (rc == MCREPL_SUCCESS)
     rc = r->pr.failed ? refused(r) : finish(r, stale_key);
-  if (r->dst.fd >= 0)
-    mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, 0, &r->io);
+  return rc;
+}
+
+static mcrepl_return_t run(resync_t *r)
+{
+  char stale_key[MCREPL__ADDR_MAX + 16];
+  mcrepl_return_t rc = open_nodes(r);
+
+  if (rc != MCREPL_SUCCESS)
+    return rc;
+  mcrepl__generation(r->gen, sizeof r->gen);
+  rc = take_lock(r);
+  if (rc == MCREPL_NOTSTORED) {
+    snprintf(r->err, r->errlen, "a resync into %s is already running "
+             "(its lock expires %d s after its owner stops)", r->to.text,
+             LOCK_TTL_S);
+    return MCREPL_EXISTS;
+  }
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, "locking the target");
+  mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
+  rc = copy_locked(r, stale_key);
+  release_lock(r);
   r->pr.done = 1;
   report(r);
   return rc;
@@ -703,7 +812,16 @@ static mcrepl_return_t if_needed(resync_t *r, const char *from,
 {
   char opts[96];
   mcrepl_health_t h;
+  mcrepl__stats_reply_t s;
+  mcrepl_return_t rc;
 
+  /* The check finds a target ready by itself when its peer is down
+   * ("better an empty cache than none"): a source that cannot be read
+   * is an error here, not a reason to copy nothing. */
+  rc = mcrepl__conn_ask_stats(&r->from, r->cfg.connect_timeout_ms, &s,
+                              &r->io);
+  if (rc != MCREPL_SUCCESS)
+    return fail(r, rc, r->from.text);
   snprintf(opts, sizeof opts, "--read-only --connect-timeout=%d "
            "--timeout=%d", r->cfg.connect_timeout_ms, r->cfg.io_timeout_ms);
   h = mcrepl_check(to, from, opts, r->err, r->errlen);

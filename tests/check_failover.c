@@ -484,6 +484,118 @@ START_TEST(test_resync_lists_every_item_of_a_live_source)
 }
 END_TEST
 
+/* memcached -C (no CAS) drops every item stored in a flush's own second
+ * (its clock counts seconds): a resync that empties such a target must
+ * not copy into that second, or most of the copy silently vanishes. */
+START_TEST(test_resync_flush_into_a_target_without_cas)
+{
+  mc_server_t *nocas = mc_start("-C");
+  static const char *keys[2000];
+  static char names[2000][16];
+  static unsigned char present[2000];
+  char err[256], cn[32];
+
+  ck_assert(nocas);
+  snprintf(cn, sizeof cn, "127.0.0.1:%d", nocas->port);
+  for (int i = 0; i < 2000; i++) {
+    snprintf(names[i], sizeof names[i], "k%d", i);
+    keys[i] = names[i];
+  }
+  fill_raw(g_a->port, "k", 2000, 0);
+  ck_rc(mcrepl_resync(g_an, cn, "--resync-flush --resync-rate=0", NULL,
+                      NULL, err, sizeof err), MCREPL_SUCCESS);
+  ck_assert_int_eq(mc_raw_has_keys(nocas->port, keys, 2000, present), 2000);
+  ck_assert(has_key(nocas->port, "mcrepl:ready"));
+  mc_kill(nocas);
+  mc_stop(nocas);
+}
+END_TEST
+
+/* A resync that lost its lock (it paused past the lock's life, and a
+ * second resync took the target meanwhile: here the callback plays both)
+ * stops, and leaves the other's lock where it is. */
+static int lock_taken_meanwhile(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  int *calls = ctx;
+
+  (void)p;
+  if (++*calls == 2) {
+    ck_assert_int_eq(mc_raw_set(g_b->port, "mcrepl:resync", "another", 0,
+                                15), 0);
+    mc_sleep_ms(3200); /* past the 3 s between refreshes */
+  }
+  return 0;
+}
+
+START_TEST(test_resync_that_lost_its_lock_stops)
+{
+  char err[256], *v;
+  int calls = 0;
+
+  fill_raw(g_a->port, "k", 600, 0);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, lock_taken_meanwhile, &calls, err,
+                      sizeof err), MCREPL_EXISTS);
+  ck_assert_msg(strstr(err, "lost") != NULL, "%s", err);
+  ck_assert_int_eq(mc_raw_get(g_b->port, "mcrepl:resync", &v, NULL, NULL),
+                   1);
+  ck_assert_str_eq(v, "another");
+  free(v);
+  ck_assert(!has_key(g_b->port, "mcrepl:ready"));
+}
+END_TEST
+
+/* --resync-if-needed asks the target's health check, which finds an
+ * unmarked target ready when its peer is down: the source being down
+ * must be an error, not "nothing to do". */
+START_TEST(test_resync_if_needed_with_the_source_down)
+{
+  char err[256];
+
+  ck_rc(mcrepl_resync("127.0.0.1:1", g_bn, "--resync-if-needed", NULL, NULL,
+                      err, sizeof err), MCREPL_CONNECTION_FAILURE);
+  ck_assert_msg(strstr(err, "127.0.0.1:1") != NULL, "%s", err);
+  ck_assert(!has_key(g_b->port, "mcrepl:ready"));
+}
+END_TEST
+
+/* A resync that fails once it holds the lock (here the source's epoch
+ * cannot be read) releases the lock and makes its last callback. */
+START_TEST(test_resync_failing_after_the_lock_releases_it)
+{
+  mcrepl_resync_progress_t pr = {0};
+  char err[256];
+
+  ck_assert_int_eq(mc_raw_set(g_a->port, "mcrepl:epoch", "not a number", 0,
+                              0), 0);
+  ck_assert_int_ne(mcrepl_resync(g_an, g_bn, NULL, last_progress, &pr, err,
+                                 sizeof err), MCREPL_SUCCESS);
+  ck_assert_msg(strstr(err, "epoch") != NULL, "%s", err);
+  ck_assert(pr.done);
+  ck_assert(!has_key(g_b->port, "mcrepl:resync"));
+}
+END_TEST
+
+/* Keys that no text command can name (written in the binary protocol by
+ * another client, here through meta's base64 form): not copied, and
+ * counted, not lost silently. */
+START_TEST(test_resync_counts_keys_it_cannot_name)
+{
+  mcrepl_resync_progress_t pr = {0};
+  char err[256], out[64];
+
+  fill_raw(g_a->port, "k", 20, 0);
+  /* "a b" and "c\nd" */
+  mc_raw_cmd(g_a->port, "ms YSBi 1 b\r\nv", out, sizeof out);
+  ck_assert_msg(strncmp(out, "HD", 2) == 0, "%s", out);
+  mc_raw_cmd(g_a->port, "ms Ywpk 1 b\r\nv", out, sizeof out);
+  ck_assert_msg(strncmp(out, "HD", 2) == 0, "%s", out);
+  ck_rc(mcrepl_resync(g_an, g_bn, "--resync-rate=0", last_progress, &pr, err,
+                      sizeof err), MCREPL_SUCCESS);
+  ck_assert_uint_eq(pr.unnamed, 2);
+  ck_assert_uint_eq(pr.copied, 20);
+}
+END_TEST
+
 START_TEST(test_resync_bad_arguments)
 {
   char err[256];
@@ -1241,6 +1353,11 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_stopped_before_it_begins_touches_nothing);
   tcase_add_test(r, test_resync_lists_every_item_of_a_live_source);
   tcase_add_test(r, test_resync_bad_arguments);
+  tcase_add_test(r, test_resync_flush_into_a_target_without_cas);
+  tcase_add_test(r, test_resync_that_lost_its_lock_stops);
+  tcase_add_test(r, test_resync_if_needed_with_the_source_down);
+  tcase_add_test(r, test_resync_failing_after_the_lock_releases_it);
+  tcase_add_test(r, test_resync_counts_keys_it_cannot_name);
   tcase_add_test(h, test_check_states);
   tcase_add_test(h, test_check_refuses_bad_peers);
   tcase_add_test(h, test_check_alone_when_peer_down);

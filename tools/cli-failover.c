@@ -187,12 +187,12 @@ static int progress(void *ctx, const mcrepl_resync_progress_t *p)
   if (p->done && !o->quiet)
     printf("resync %s: %llu listed, %llu copied, %llu already newer, "
            "%llu vanished, %llu deleted meanwhile, %llu refused, "
-           "%.1f MB in %.1f s%s\n",
+           "%llu unnamed, %.1f MB in %.1f s%s\n",
            interrupted ? "interrupted" : "done",
            (unsigned long long)p->scanned, (unsigned long long)p->copied,
            (unsigned long long)p->skipped, (unsigned long long)p->vanished,
            (unsigned long long)p->retracted, (unsigned long long)p->failed,
-           (double)p->bytes / 1e6,
+           (unsigned long long)p->unnamed, (double)p->bytes / 1e6,
            p->elapsed_s, p->flushed ? " (target emptied first)" : "");
   return interrupted;
 }

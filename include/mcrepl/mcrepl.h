@@ -303,6 +303,9 @@ typedef struct mcrepl_resync_progress {
   int done;           /* the last call */
   uint64_t retracted; /* deleted from the source while being copied, so
                          deleted from the target again (not in copied) */
+  uint64_t unnamed;   /* listed keys that no text command can name (blanks
+                         or control bytes: another library's binary
+                         protocol wrote them): not copied */
 } mcrepl_resync_progress_t;
 
 /* Called on the caller's thread before the target's data are touched
