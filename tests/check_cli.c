@@ -500,7 +500,7 @@ START_TEST(test_stats_many_pairs)
                           " --pair=127.0.1.%d:1,127.0.2.%d:1", i + 1, i + 1);
   snprintf(cmd + n, sizeof cmd - n, "' stats 2>/dev/null");
   ck_assert_uint_lt(n, sizeof cmd - 32);
-  ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 3); /* every node down */
   ck_assert_msg(!strncmp(out, "65 pairs ", 9), "%.200s", out);
   for (p = out; (p = strstr(p, "pair ")) != NULL; p++)
     if (p == out || p[-1] == '\n')
@@ -508,6 +508,175 @@ START_TEST(test_stats_many_pairs)
   ck_assert_int_eq(pairs, 65);
   ck_assert_ptr_nonnull(strstr(out, "\npair 64\n"));
   ck_assert_ptr_nonnull(strstr(out, "127.0.2.65:1  down"));
+}
+END_TEST
+
+/* Input mistakes ---------------------------------------------------------- */
+
+/* An option given twice is a mistake (which one was meant?), not "the
+ * last wins": for the data commands and the failover ones alike. */
+START_TEST(test_repeated_options)
+{
+  char cmd[512], out[1024];
+
+  ck_assert_int_eq(cli_err("--exptime=5 --exptime=600 set rk v", out,
+                           sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--exptime' given twice") != NULL, "%s", out);
+  ck_assert_int_eq(mc_raw_get(g_m->port, "rk", NULL, NULL, NULL), 0);
+  ck_assert_int_eq(cli_err("--flags 1 set rk v --flags=2", out, sizeof out),
+                   2);
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d "
+           "--node=127.0.0.1:%d 2>&1", g_m->port, g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--node' given twice") != NULL, "%s", out);
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d --to=127.0.0.1:%d 2>&1", g_m->port, g_s->port,
+           g_m->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "'--to' given twice") != NULL, "%s", out);
+}
+END_TEST
+
+/* check with an empty peer (a variable left unset) or the node itself as
+ * peer: a usage error, and the node is not marked ready. */
+START_TEST(test_check_bad_peer)
+{
+  char cmd[256], out[1024];
+
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d --peer= 2>&1",
+           g_m->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  snprintf(cmd, sizeof cmd, CLI " check --node=127.0.0.1:%d "
+           "--peer=127.0.0.1:%d 2>&1", g_m->port, g_m->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_int_eq(mc_raw_get(g_m->port, "mcrepl:ready", NULL, NULL, NULL),
+                   0);
+}
+END_TEST
+
+/* --rate is a number, not more options smuggled into the resync's
+ * option string ("--resync-flush" would empty the target). */
+START_TEST(test_resync_rate_is_a_number)
+{
+  char cmd[256], out[1024];
+
+  ck_assert_int_eq(mc_raw_set(g_s->port, "kept", "x", 0, 0), 0);
+  snprintf(cmd, sizeof cmd, CLI " resync --from=127.0.0.1:%d "
+           "--to=127.0.0.1:%d '--rate=0 --resync-flush' -q 2>&1", g_m->port,
+           g_s->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "--rate") != NULL, "%s", out);
+  ck_assert_int_eq(mc_raw_get(g_s->port, "kept", NULL, NULL, NULL), 1);
+}
+END_TEST
+
+/* A VALUE that reads as --help or --version must not print the help,
+ * store nothing and exit 0: a script would take that for a write. */
+START_TEST(test_help_among_arguments)
+{
+  char out[1024];
+
+  ck_assert_int_eq(cli_err("set hk -h", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "--") != NULL, "%s", out);
+  ck_assert_int_eq(cli_err("set hk --version", out, sizeof out), 2);
+  ck_assert_int_eq(mc_raw_get(g_m->port, "hk", NULL, NULL, NULL), 0);
+  ck_assert_int_eq(cli("set hk -- -h", out, sizeof out), 0);
+  ck_assert_int_eq(cli("get hk", out, sizeof out), 0);
+  ck_assert_str_eq(out, "-h");
+  ck_assert_int_eq(sh(CLI " --help >/dev/null", out, sizeof out), 0);
+  ck_assert_int_eq(sh(CLI " set --help >/dev/null", out, sizeof out), 0);
+}
+END_TEST
+
+/* memcached reads a flush delay over 30 days as a unix time (long past):
+ * the delay would flush nothing, silently. */
+START_TEST(test_flush_delay_bound)
+{
+  char out[1024];
+
+  ck_assert_int_eq(cli("set fk v", out, sizeof out), 0);
+  ck_assert_int_eq(cli_err("flush 2592001", out, sizeof out), 2);
+  ck_assert_msg(strstr(out, "DELAY") != NULL, "%s", out);
+  ck_assert_int_eq(cli("flush 2592000", out, sizeof out), 0);
+  ck_assert_int_eq(cli("get fk", out, sizeof out), 0);
+}
+END_TEST
+
+/* A key with control bytes is refused, and shown escaped: a CR in a
+ * message would overwrite it on a terminal, a LF split a log line. */
+START_TEST(test_bad_key_shown_escaped)
+{
+  char out[1024];
+
+  ck_assert_int_eq(cli_err("get \"$(printf 'a\\rb\\nc')\"", out,
+                           sizeof out), 2);
+  ck_assert_msg(strstr(out, "a\\rb\\nc") != NULL, "%s", out);
+  ck_assert_ptr_null(strchr(out, '\r'));
+  ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+}
+END_TEST
+
+/* stats fails (3) when no node of some pair answers, as status does. */
+START_TEST(test_stats_all_down)
+{
+  char out[4096];
+
+  mc_kill(g_s);
+  ck_assert_int_eq(cli("stats", out, sizeof out), 0);
+  mc_kill(g_m);
+  ck_assert_int_eq(cli("stats", out, sizeof out), 3);
+  ck_assert_ptr_nonnull(strstr(out, "down"));
+}
+END_TEST
+
+/* status asks each node's health with the configuration's timeouts, not
+ * the defaults: with a frozen slave and --timeout=200, it is done well
+ * within the 1 s that one default check alone would wait. */
+START_TEST(test_status_uses_the_timeouts)
+{
+  char cmd[512], out[4096];
+  long long t0, ms;
+
+  mc_pause(g_s);
+  snprintf(cmd, sizeof cmd, CLI " status '--config=%s --timeout=200 "
+           "--connect-timeout=200' 2>/dev/null", g_conf);
+  t0 = mc_now_ms();
+  sh(cmd, out, sizeof out);
+  ms = mc_now_ms() - t0;
+  mc_resume(g_s);
+  ck_assert_msg(ms < 1200, "status took %lld ms", ms);
+}
+END_TEST
+
+/* Twins (containers: same pid, same start time) cannot be told apart
+ * by their stats: status must not mark both as the one behind the vip. */
+START_TEST(test_status_twins)
+{
+  mc_server_t *a = mc_start_pid1(NULL), *b = mc_start_pid1(NULL);
+  char cmd[512], out[4096];
+  const char *first;
+
+  ck_assert(a && b);
+  snprintf(cmd, sizeof cmd, CLI " status '--config=--pair=127.0.0.1:%d,"
+           "127.0.0.1:%d,vip=localhost:%d' 2>/dev/null", a->port, b->port,
+           a->port);
+  ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+  first = strstr(out, "<- vip");
+  ck_assert_msg(first == NULL || strstr(first + 1, "<- vip") == NULL,
+                "%s", out);
+  ck_assert_msg(strstr(out, "look alike") != NULL, "%s", out);
+  mc_stop(a);
+  mc_stop(b);
+}
+END_TEST
+
+/* --help names every exit status, 4 included. */
+START_TEST(test_help_exit_statuses)
+{
+  static char out[16384];
+
+  ck_assert_int_eq(sh(CLI " --help", out, sizeof out), 0);
+  ck_assert_msg(strstr(out, "4 resync") != NULL, "%s", out);
 }
 END_TEST
 
@@ -528,6 +697,16 @@ int main(void)
   tcase_add_test(tc, test_resync_if_needed);
   tcase_add_test(tc, test_resync_refused_items_exit_4);
   tcase_add_test(tc, test_failover_after_options);
+  tcase_add_test(tc, test_repeated_options);
+  tcase_add_test(tc, test_check_bad_peer);
+  tcase_add_test(tc, test_resync_rate_is_a_number);
+  tcase_add_test(tc, test_help_among_arguments);
+  tcase_add_test(tc, test_flush_delay_bound);
+  tcase_add_test(tc, test_bad_key_shown_escaped);
+  tcase_add_test(tc, test_stats_all_down);
+  tcase_add_test(tc, test_help_exit_statuses);
+  tcase_add_test(tc, test_status_uses_the_timeouts);
+  tcase_add_test(tc, test_status_twins);
   tcase_add_test(tc, test_value_as_next_word);
   tcase_add_test(tc, test_failover_foreign_arguments);
   tcase_add_test(tc, test_status_all_down);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,7 +126,12 @@ static int parse(int argc, char **argv, int cmd, fopts_t *o)
     slot = (char *)o + g->off;
     if (g->is_flag)
       *(int *)(void *)slot = 1;
-    else
+    else if (*(const char **)(void *)slot != NULL) {
+      /* Which one was meant? The last is a guess. */
+      fprintf(stderr, "mcrepl-cli %s: '%s' given twice\n", argv[cmd],
+              g->name);
+      return USAGE;
+    } else
       *(const char **)(void *)slot = argv[i] + strlen(g->name) + 1;
   }
   return OK;
@@ -205,6 +211,11 @@ static int run_resync(fopts_t *o)
 
   if (!o->from || !o->to)
     return usage("resync needs --from=HOST:PORT and --to=HOST:PORT");
+  /* It goes into the option string: anything but digits could carry
+   * more options ("--rate=0 --resync-flush" would empty the target). */
+  if (o->rate && (!o->rate[0] || strspn(o->rate, "0123456789") !=
+                                     strlen(o->rate)))
+    return usage("resync: --rate must be a number of items per second");
   /* --if-needed goes to the library, which checks the options and the
    * addresses before it asks the target's health: a typo in them is a
    * usage error whatever the target's state, never "nothing to do". */
@@ -250,11 +261,34 @@ static const char *health_name(mcrepl_health_t h)
   return (unsigned)h < 6 ? names[h] : "?";
 }
 
+/* The health check's options for status: read-only, with the timeouts
+ * the configuration gives (a token "--timeout=N" or
+ * "--connect-timeout=N"; the configuration was accepted already, so
+ * they are well formed). */
+static void check_options(const char *config, char *out, size_t len)
+{
+  static const char *const names[] = {"--timeout=", "--connect-timeout="};
+  const char *p = config;
+  size_t used = (size_t)snprintf(out, len, "--read-only"), k, n;
+
+  while (*p) {
+    p += strspn(p, " \t\r\n\v\f");
+    n = strcspn(p, " \t\r\n\v\f");
+    for (k = 0; k < 2; k++)
+      if (n > strlen(names[k]) &&
+          !strncasecmp(p, names[k], strlen(names[k])) && used < len)
+        used += (size_t)snprintf(out + used, len - used, " %.*s", (int)n,
+                                 p);
+    p += n;
+  }
+}
+
 static void status_node(const char *role, const mcrepl_node_info_t *n,
-                        const char *peer, int behind_vip)
+                        const char *peer, const char *opts,
+                        int behind_vip)
 {
   char why[256];
-  mcrepl_health_t h = mcrepl_check(n->address, peer, "--read-only", why,
+  mcrepl_health_t h = mcrepl_check(n->address, peer, opts, why,
                                    sizeof why);
 
   if (n->up)
@@ -267,21 +301,28 @@ static void status_node(const char *role, const mcrepl_node_info_t *n,
 }
 
 /* Returns 0, or -1 when neither node of the pair answered. */
-static int status_pair(mcrepl_t *m, size_t i)
+static int status_pair(mcrepl_t *m, size_t i, const char *opts)
 {
   mcrepl_node_info_t n[3];
   mcrepl_pair_stats_t s;
-  int k;
+  int k, twins;
 
   mcrepl_pair_stats(m, i, &s, sizeof s);
   for (k = 0; k < 3; k++) {
     memset(&n[k], 0, sizeof n[k]);
     mcrepl_node_info(m, i, (mcrepl_node_t)k, &n[k], sizeof n[k]);
   }
-  printf("pair %zu%s%s%s\n", i, s.vip ? "  vip " : "", s.vip ? s.vip : "",
-         s.vip && !n[2].up ? " (not answering)" : "");
-  status_node("master", &n[0], n[1].address, s.vip && same(&n[0], &n[2]));
-  status_node("slave", &n[1], n[0].address, s.vip && same(&n[1], &n[2]));
+  /* Nodes alike in their stats (containers: see mcrepl(3)) cannot say
+   * which of them the vip leads to; the sender tells by a probe. */
+  twins = same(&n[0], &n[1]);
+  printf("pair %zu%s%s%s%s\n", i, s.vip ? "  vip " : "",
+         s.vip ? s.vip : "", s.vip && !n[2].up ? " (not answering)" : "",
+         s.vip && twins ? " (the nodes look alike: which one it leads "
+                          "to is unknown)" : "");
+  status_node("master", &n[0], n[1].address, opts,
+              s.vip && !twins && same(&n[0], &n[2]));
+  status_node("slave", &n[1], n[0].address, opts,
+              s.vip && !twins && same(&n[1], &n[2]));
   printf("  this process: queued %llu, replicated %llu, dropped %llu, "
          "dirty %s\n", (unsigned long long)s.queued,
          (unsigned long long)s.replicated, (unsigned long long)s.dropped,
@@ -292,6 +333,7 @@ static int status_pair(mcrepl_t *m, size_t i)
 static int run_status(const fopts_t *o)
 {
   const char *config = o->config ? o->config : getenv("MCREPL_CONFIG");
+  char opts[256];
   mcrepl_t *m;
   size_t i;
   int code = OK;
@@ -301,10 +343,11 @@ static int run_status(const fopts_t *o)
   m = mcrepl_cli_create(config, &code);
   if (!m)
     return code;
+  check_options(config, opts, sizeof opts);
   /* A pair of which no node answers serves nobody: a monitoring job
    * that runs status must see a failure, not a table of "down". */
   for (i = 0; i < mcrepl_pair_count(m); i++)
-    if (status_pair(m, i) != 0) {
+    if (status_pair(m, i, opts) != 0) {
       fprintf(stderr, "mcrepl-cli: status: no node of pair %zu answers\n",
               i);
       code = FAIL;

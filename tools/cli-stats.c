@@ -34,6 +34,16 @@ static int load(mcrepl_t *m, size_t i, pair_view_t *v)
   return 0;
 }
 
+/* A pair of which no node answers serves nobody: a monitoring job must
+ * see a failure (the report is printed all the same). */
+static int none_up(size_t i, const pair_view_t *v)
+{
+  if (v->up[0] || v->up[1])
+    return 0;
+  fprintf(stderr, "mcrepl-cli: stats: no node of pair %zu answers\n", i);
+  return 1;
+}
+
 /* Table ------------------------------------------------------------------ */
 
 static void row(const char *label, const char *fmt, ...)
@@ -218,7 +228,7 @@ int mcrepl_cli_stats(mcrepl_t *m, int format)
     return -1;
   }
   for (i = 0; i < n; i++)
-    if (load(m, i, &v[i]) != 0)
+    if (load(m, i, &v[i]) != 0 || none_up(i, &v[i]))
       rc = -1;
   if (format == CLI_PROMETHEUS) {
     prometheus(v, n);

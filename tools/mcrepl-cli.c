@@ -35,6 +35,9 @@
 /* memcached reads exptime as a signed 32-bit number; refusing larger
  * values here gives a clear usage error instead of a server error. */
 #define EXPTIME_MAX ((uint64_t)INT32_MAX)
+/* memcached reads a time over 30 days as a unix time: a flush DELAY past
+ * that would be a moment long gone, and flush nothing. */
+#define DELAY_MAX ((uint64_t)2592000)
 
 enum { CLI_OK = 0, CLI_MISS = 1, CLI_USAGE = 2, CLI_FAIL = 3 };
 
@@ -139,17 +142,36 @@ static int exit_code(mcrepl_return_t rc)
 /* Longest key quoted in a message: a 250-byte key would bury the why. */
 #define KEY_SHOWN 60
 
+/* Writes the first KEY_SHOWN bytes of key with C escapes for what is not
+ * printable: a CR in a message would overwrite it on a terminal, a LF
+ * split a log line in two. */
+static void put_key(FILE *f, const char *key, size_t len)
+{
+  size_t i, n = len > KEY_SHOWN ? KEY_SHOWN : len;
+
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c == '\r' || c == '\n' || c == '\t')
+      fprintf(f, "\\%c", c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
+    else if (c < 0x20 || c >= 0x7f || c == '\\')
+      fprintf(f, c == '\\' ? "\\\\" : "\\x%02x", c);
+    else
+      fputc(c, f);
+  }
+  if (len > KEY_SHOWN)
+    fputs("...", f);
+}
+
 /* Prints "mcrepl-cli: CMD [KEY]: why" unless rc is a success, and returns
  * the exit code for rc. */
 static int report(const req_t *r, mcrepl_return_t rc)
 {
-  int shown = r->key_len > KEY_SHOWN ? KEY_SHOWN : (int)r->key_len;
-
   if (rc == MCREPL_SUCCESS)
     return CLI_OK;
-  fprintf(stderr, PROG ": %s%s%.*s%s: %s\n", r->cmd->name,
-          r->key ? " " : "", shown, r->key ? r->key : "",
-          r->key_len > KEY_SHOWN ? "..." : "", mcrepl_strerror(rc));
+  fprintf(stderr, PROG ": %s%s", r->cmd->name, r->key ? " " : "");
+  if (r->key)
+    put_key(stderr, r->key, r->key_len);
+  fprintf(stderr, ": %s\n", mcrepl_strerror(rc));
   return exit_code(rc);
 }
 
@@ -327,7 +349,7 @@ static void usage(void)
          "  -h, --help        show this help\n"
          "  --version         show the library's version\n"
          "  --                end of options (for a VALUE starting with "
-         "--)\n"
+         "-)\n"
          "\nOperating a pair with keepalived (see mcrepl-cli(1)); their\n"
          "options are --NAME=VALUE only, before or after the command:\n"
          "  check --node=HOST:PORT [--peer=HOST:PORT] [--options=STRING]\n"
@@ -346,8 +368,11 @@ static void usage(void)
          "                    --options=--timeout=500\n"
          "Each takes only the options shown for it (else exit 2).\n\n"
          "Exit status: 0 success; 1 not found, not stored or cas "
-         "mismatch;\n2 usage or configuration error; 3 server, "
-         "connection or other failure.\n", CONFIRM_MS, SHUTDOWN_DEFAULT_MS,
+         "mismatch (check:\nnot ready; resync: another resync runs); 2 "
+         "usage or configuration\nerror; 3 server, connection or other "
+         "failure (stats, status: no node\nof some pair answers); 4 "
+         "resync: the target refused items and is\nnot marked ready.\n",
+         CONFIRM_MS, SHUTDOWN_DEFAULT_MS,
          (CONFIRM_MS + SHUTDOWN_DEFAULT_MS + 999) / 1000);
 }
 
@@ -396,10 +421,13 @@ static int parse_option(int argc, char **argv, int *i, opts_t *o)
     o->format = CLI_PROMETHEUS;
   else {
     for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+      const char *before = *slots[k];
       int got = value_opt(names[k], argc, argv, i, slots[k]);
 
       if (got < 0)
         return usage_error("option '--%s' needs a value", names[k]);
+      if (got > 0 && before != NULL)
+        return usage_error("option '--%s' given twice", names[k]);
       if (got > 0)
         return 0;
     }
@@ -531,7 +559,7 @@ static int parse_arg(char c, const char *arg, req_t *r)
   case 'e':
   case 'D':
     if (arg != NULL)
-      code = parse_u64(arg, 0, EXPTIME_MAX,
+      code = parse_u64(arg, 0, c == 'e' ? EXPTIME_MAX : DELAY_MAX,
                        c == 'e' ? "EXPTIME" : "DELAY", &v);
     r->exptime = (time_t)v;
     return code;
@@ -582,6 +610,13 @@ static int prepare(const opts_t *o, req_t *r)
   const command_t *c;
   int i, n = o->nargs - 1, max, code;
 
+  /* Options may come anywhere, so a VALUE "-h" reads as --help: with
+   * arguments to a command, that is surely a value, and exiting 0 with
+   * nothing stored would pass for a write. */
+  if ((o->help || o->version) && o->nargs > 1)
+    return usage_error("'%s' among a command's arguments: a value that "
+                       "starts with '-' goes after '--'",
+                       o->help ? "--help" : "--version");
   if (o->help || o->version) {
     if (o->help)
       usage();
