@@ -77,13 +77,16 @@ build() {
 # The library of build $1 calls the sanitizer its flags $2 name: a build
 # that linked stale plain objects would pass every test and prove nothing.
 instrumented() {
-  local lib="$1/lib/.libs/libmcrepl.so" sym=""
+  local lib="$1/lib/.libs/libmcrepl.so" sym="" syms
   case $2 in
-  *address*) sym=__asan_report ;;
-  *thread*) sym=__tsan_func_entry ;;
+  *address*) sym=__asan_init ;;
+  *thread*) sym=__tsan_init ;;
   esac
   [[ -z $sym ]] && return 0
-  nm -D "$lib" | grep -q "$sym" && return 0
+  # Read whole first: grep -q would stop nm mid-way, and pipefail would
+  # take its SIGPIPE for a failure.
+  syms=$(nm -D "$lib") || return 1
+  grep -qw "$sym" <<<"$syms" && return 0
   echo "$lib has no $sym: not built with $2"
   return 1
 }

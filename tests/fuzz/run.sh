@@ -28,11 +28,12 @@ usage() {
   exit 2
 }
 
-# The library files each target links; fuzz_proto needs resync.c (the
-# metadump decoder) and so all of its neighbours, fuzz_keys the public API.
+# The library files each target links; fuzz_config needs ring.c (a
+# pair's share of the ring), fuzz_proto resync.c (the metadump decoder)
+# and so all of its neighbours, fuzz_keys the public API.
 sources() {
   case $1 in
-  fuzz_config) echo "$ROOT/lib/config.c" ;;
+  fuzz_config) echo "$ROOT/lib/config.c $ROOT/lib/ring.c" ;;
   fuzz_reply) echo "$ROOT/lib/conn.c $ROOT/lib/resolve.c $ROOT/lib/proto.c" ;;
   fuzz_proto | fuzz_keys) echo "$ROOT"/lib/*.c ;;
   *) return 1 ;;
@@ -58,6 +59,8 @@ build() {
   libs=()
   if [[ $t == fuzz_proto || $t == fuzz_keys ]]; then
     read -r -a libs <<<"$(pkg-config --libs libmemcached) -lhashkit"
+  elif [[ $t == fuzz_config ]]; then
+    libs=(-lhashkit) # ring.c's MD5, for the weights' shares
   fi
   echo "building $t"
   "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra \
