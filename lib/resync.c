@@ -18,6 +18,10 @@
 #define LOCK_REFRESH_NS (3 * 1000000000LL)
 #define BUSY_RETRIES 50
 #define MAX_PASSES 4
+/* The callback hears from a long listing this often (in keys), so that
+ * a stop asked for (a signal to mcrepl-cli) is seen within a second or
+ * so rather than when millions of keys are listed. */
+#define LISTING_REPORT_KEYS 65536
 /* Polls of the target's clock after a flush: 50 ms apart, 3 s at most. */
 #define FLUSH_WAIT_TRIES 60
 #define FLUSH_WAIT_NS 50000000L
@@ -46,7 +50,6 @@ typedef struct {
                            before each batch of adds (write_batch) */
   int64_t start_ns, lock_ns;
   uint64_t lock_cas; /* of our last write of the lock (0: server has -C) */
-  int lost_lock;     /* another resync holds the lock: we stopped */
   mcrepl_resync_progress_t pr;
   mcrepl_resync_cb cb;
   void *ctx;
@@ -54,11 +57,12 @@ typedef struct {
   size_t errlen;
 } resync_t;
 
+/* The first message stays: it is the nearest to the cause ("lost the
+ * lock ...", "interrupted"), and the callers up the way would only say
+ * where it was noticed. */
 static mcrepl_return_t fail(resync_t *r, mcrepl_return_t rc, const char *what)
 {
-  if (r->lost_lock)
-    return rc; /* its own message says more than where it was noticed */
-  if (r->err && r->errlen)
+  if (r->err[0] == '\0')
     snprintf(r->err, r->errlen, "%s: %s", what, mcrepl_strerror(rc));
   return rc;
 }
@@ -167,7 +171,6 @@ static mcrepl_return_t lock_state(resync_t *r, uint64_t *cas)
 
 static mcrepl_return_t lost_lock(resync_t *r)
 {
-  r->lost_lock = 1;
   snprintf(r->err, r->errlen, "lost the lock on %s (over %d s without "
            "refreshing it): another resync holds it; stopped", r->to.text,
            LOCK_TTL_S);
@@ -219,6 +222,18 @@ static void release_lock(resync_t *r)
     mcrepl__marker_del(&r->dst, MCREPL__KEY_RESYNC, cas, &r->io);
 }
 
+static int report(resync_t *r)
+{
+  r->pr.elapsed_s = (double)(mcrepl__now_ns() - r->start_ns) / 1e9;
+  return r->cb ? r->cb(r->ctx, &r->pr) : 0;
+}
+
+static mcrepl_return_t stopped(resync_t *r)
+{
+  return report(r) != 0 ? fail(r, MCREPL_FAILURE, "interrupted")
+                        : MCREPL_SUCCESS;
+}
+
 /* Copies the listing into r->spool, one decoded key a line, as fast as
  * the server sends it. The walk of the hash table ("hash") lists every
  * item once, where the walk of the LRUs ("all") skips items that reads
@@ -250,6 +265,9 @@ static mcrepl_return_t spool_dump(resync_t *r)
       r->pr.unnamed++; /* see mcrepl_resync_progress_t */
     else if (fwrite(key, 1, k, r->spool) != k || putc('\n', r->spool) < 0)
       rc = MCREPL_FAILURE;
+    else if (++r->pr.listed % LISTING_REPORT_KEYS == 0 &&
+             (rc = stopped(r)) != MCREPL_SUCCESS)
+      break; /* the target is untouched yet but for the lock */
     else
       rc = refresh_lock(r); /* one round trip in 3 s, to the target */
   }
@@ -513,18 +531,6 @@ static mcrepl_return_t pace(resync_t *r)
   return rc;
 }
 
-static int report(resync_t *r)
-{
-  r->pr.elapsed_s = (double)(mcrepl__now_ns() - r->start_ns) / 1e9;
-  return r->cb ? r->cb(r->ctx, &r->pr) : 0;
-}
-
-static mcrepl_return_t stopped(resync_t *r)
-{
-  return report(r) != 0 ? fail(r, MCREPL_FAILURE, "interrupted")
-                        : MCREPL_SUCCESS;
-}
-
 /* Copies the keys of the spool, at the configured rate. */
 static mcrepl_return_t copy_spool(resync_t *r)
 {
@@ -553,7 +559,7 @@ static mcrepl_return_t copy_pass(resync_t *r)
 {
   mcrepl_return_t rc;
 
-  r->pr.unnamed = 0; /* the keys of this listing, as listed */
+  r->pr.unnamed = r->pr.listed = 0; /* this listing's, as listed */
   r->spool = tmpfile();
   if (!r->spool) {
     snprintf(r->err, r->errlen, "no temporary file for the listing: %s",

@@ -596,6 +596,44 @@ START_TEST(test_resync_counts_keys_it_cannot_name)
 }
 END_TEST
 
+/* A stop asked for while a long listing is read (a signal to mcrepl-cli
+ * that a MASTER transition sends) is heard before the listing ends: the
+ * callback is called every 65536 keys listed. */
+#define LONG_LISTING 70000
+
+static int stop_in_listing(void *ctx, const mcrepl_resync_progress_t *p)
+{
+  uint64_t *listed_at_stop = ctx;
+
+  if (p->listed == 0)
+    return 0; /* the call before the listing */
+  *listed_at_stop = p->listed;
+  return 1;
+}
+
+START_TEST(test_resync_stops_within_a_long_listing)
+{
+  static char cmds[LONG_LISTING * 24];
+  uint64_t listed_at_stop = 0;
+  char err[256];
+  size_t len = 0;
+  int fd = mc_raw_connect(g_a->port);
+
+  ck_assert_int_ge(fd, 0);
+  for (int i = 0; i < LONG_LISTING; i++)
+    len += (size_t)snprintf(cmds + len, sizeof cmds - len,
+                            "ms long%d 1 q\r\nv\r\n", i);
+  len += (size_t)snprintf(cmds + len, sizeof cmds - len, "mn\r\n");
+  ck_assert_int_eq(mc_raw_pipeline(fd, cmds, len), 0);
+  close(fd);
+  ck_rc(mcrepl_resync(g_an, g_bn, NULL, stop_in_listing,
+                      &listed_at_stop, err, sizeof err), MCREPL_FAILURE);
+  ck_assert_msg(strstr(err, "interrupted") != NULL, "%s", err);
+  ck_assert_uint_eq(listed_at_stop, 65536);
+  ck_assert_int_eq(mc_raw_items(g_b->port), 0);
+}
+END_TEST
+
 START_TEST(test_resync_bad_arguments)
 {
   char err[256];
@@ -1358,6 +1396,7 @@ static Suite *suite(void)
   tcase_add_test(r, test_resync_if_needed_with_the_source_down);
   tcase_add_test(r, test_resync_failing_after_the_lock_releases_it);
   tcase_add_test(r, test_resync_counts_keys_it_cannot_name);
+  tcase_add_test(r, test_resync_stops_within_a_long_listing);
   tcase_add_test(h, test_check_states);
   tcase_add_test(h, test_check_refuses_bad_peers);
   tcase_add_test(h, test_check_alone_when_peer_down);

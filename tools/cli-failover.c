@@ -165,6 +165,11 @@ static void bar(const mcrepl_resync_progress_t *p)
   char b[21];
   int i, fill = (int)(frac * 20);
 
+  if (p->scanned == 0 && p->listed > 0 && !p->done) {
+    fprintf(stderr, "\rlisting the source: %llu keys   ",
+            (unsigned long long)p->listed);
+    return;
+  }
   for (i = 0; i < 20; i++)
     b[i] = i < fill ? '#' : '.';
   b[20] = '\0';

@@ -306,11 +306,13 @@ typedef struct mcrepl_resync_progress {
   uint64_t unnamed;   /* listed keys that no text command can name (blanks
                          or control bytes: another library's binary
                          protocol wrote them): not copied */
+  uint64_t listed;    /* keys of the source's listing read so far */
 } mcrepl_resync_progress_t;
 
 /* Called on the caller's thread before the target's data are touched
- * (only the lock item is taken by then), once the source's keys are
- * listed, after every batch, and at the end
+ * (only the lock item is taken by then), every 65536 keys while the
+ * source's keys are listed (keep it short: the source's walk waits for
+ * us), once they are listed, after every batch, and at the end
  * (p->done); return non-zero to stop the resync (it then returns
  * MCREPL_FAILURE, and may be rerun). */
 typedef int (*mcrepl_resync_cb)(void *ctx,
