@@ -209,8 +209,9 @@ static mcrepl_return_t refresh_lock(resync_t *r)
   r->lock_ns = mcrepl__now_ns();
   rc = mcrepl__marker_swap(&r->dst, MCREPL__KEY_RESYNC, r->gen, LOCK_TTL_S,
                            cas, &r->lock_cas, &r->io);
-  return rc == MCREPL_NOTSTORED || rc == MCREPL_NOTFOUND ? lost_lock(r)
-                                                         : rc;
+  if (rc == MCREPL_NOTFOUND) /* expired between the read and the swap */
+    return retake_lock(r);
+  return rc == MCREPL_NOTSTORED ? lost_lock(r) : rc;
 }
 
 /* Deletes the lock if it is still ours. */
