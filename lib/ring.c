@@ -97,8 +97,8 @@ static int point_name(char *buf, const mcrepl__ring_member_t *m,
                   (unsigned)i);
 }
 
-static int add_mcrepl__ring_points(point_t *p, const mcrepl__ring_member_t *m,
-                             uint32_t index, uint32_t count)
+static int add_points(point_t *p, const mcrepl__ring_member_t *m,
+                      uint32_t index, uint32_t count)
 {
   char name[NAME_MAX_LEN];
   unsigned char d[16];
@@ -164,8 +164,8 @@ static int fill_points(mcrepl__ring_t *r, const mcrepl__ring_member_t *m,
 
   r->npoints = 0;
   for (i = 0; i < n; i++) {
-    if (add_mcrepl__ring_points(r->points + r->npoints, &m[i], (uint32_t)i,
-                          counts[i]) != 0)
+    if (add_points(r->points + r->npoints, &m[i], (uint32_t)i,
+                   counts[i]) != 0)
       return -1;
     r->npoints += counts[i];
   }
