@@ -40,6 +40,7 @@ int mcrepl__pool_init(mcrepl__pool_t *p, const mcrepl__addr_t *server,
   p->idle = NULL;
   p->nidle = p->cap = 0;
   p->idle_ns = mcrepl__ms_to_ns(cfg->pool_idle_ms);
+  atomic_init(&p->lent, 0);
   p->tmpl = memcached_create(NULL);
   if (!p->tmpl)
     return -1;
@@ -83,6 +84,8 @@ memcached_st *mcrepl__pool_get(mcrepl__pool_t *p)
     mc = p->idle[--p->nidle].mc;
   else if ((mc = memcached_clone(NULL, p->tmpl)) != NULL)
     memcached_set_user_data(mc, (void *)(uintptr_t)p->gen);
+  if (mc)
+    atomic_fetch_add_explicit(&p->lent, 1, memory_order_relaxed);
   pthread_mutex_unlock(&p->mu);
   return mc;
 }
@@ -97,6 +100,11 @@ void mcrepl__pool_renew(mcrepl__pool_t *p)
     memcached_free(p->idle[i].mc);
   p->nidle = 0;
   pthread_mutex_unlock(&p->mu);
+}
+
+size_t mcrepl__pool_lent(mcrepl__pool_t *p)
+{
+  return atomic_load_explicit(&p->lent, memory_order_relaxed);
 }
 
 /* Room for one more idle handle; -1 when out of memory. */
@@ -132,6 +140,7 @@ void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc)
   int64_t now = mcrepl__now_ns();
   memcached_st *old;
 
+  atomic_fetch_sub_explicit(&p->lent, 1, memory_order_relaxed);
   pthread_mutex_lock(&p->mu);
   old = stale(p, now);
   if (gen_of(mc) != p->gen || (p->nidle == p->cap && grow(p) != 0)) {

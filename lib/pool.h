@@ -6,6 +6,8 @@
 
 #include <libmemcached/memcached.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -20,6 +22,7 @@ typedef struct mcrepl__pool {
   int64_t idle_ns;     /* one idle this long is closed */
   size_t nidle, cap;
   unsigned gen;        /* handles of an older one are not given out */
+  _Atomic size_t lent; /* handles out now: callers inside a call */
 } mcrepl__pool_t;
 
 /* 0, or -1 when out of memory. */
@@ -37,5 +40,8 @@ void mcrepl__pool_put(mcrepl__pool_t *p, memcached_st *mc);
  * moved: libmemcached would otherwise keep a server it saw fail out of
  * use for its retry timeout, though a live node is behind it now. */
 void mcrepl__pool_renew(mcrepl__pool_t *p);
+/* How many handles are lent out now, i.e. how many callers are inside a
+ * call to this server; a hint, read without the lock. */
+size_t mcrepl__pool_lent(mcrepl__pool_t *p);
 
 #endif

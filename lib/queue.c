@@ -295,6 +295,16 @@ int mcrepl__queue_stopping(mcrepl__queue_t *q)
   return stopping;
 }
 
+int mcrepl__queue_hurried(mcrepl__queue_t *q)
+{
+  int h;
+
+  pthread_mutex_lock(&q->mu);
+  h = hurried(q);
+  pthread_mutex_unlock(&q->mu);
+  return h;
+}
+
 void mcrepl__queue_stop(mcrepl__queue_t *q)
 {
   pthread_mutex_lock(&q->mu);

@@ -92,6 +92,9 @@ typedef struct mcrepl__take {
 mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
                                     const mcrepl__take_t *t, size_t *n);
 int mcrepl__queue_stopping(mcrepl__queue_t *q);
+/* Whether someone waits for the queue to move (mcrepl_wait_replicated,
+ * or a producer out of room) while something is queued or in flight. */
+int mcrepl__queue_hurried(mcrepl__queue_t *q);
 /* For the sender: the batch from take() is processed; failed of them
  * were not applied. Frees the batch. */
 void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,

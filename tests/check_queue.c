@@ -361,6 +361,44 @@ START_TEST(without_writes_the_timer_goes_off_after_the_slack)
 }
 END_TEST
 
+typedef struct {
+  mcrepl__queue_t *q;
+  uint64_t mark;
+  int rc;
+} wait_arg_t;
+
+static void *wait_for_mark(void *arg)
+{
+  wait_arg_t *a = arg;
+
+  a->rc = mcrepl__queue_wait(a->q, a->mark, mcrepl__now_ns() + 5000000000);
+  return NULL;
+}
+
+/* The sender gives its CPU away only when nobody waits on the queue. */
+START_TEST(hurried_while_someone_waits)
+{
+  mcrepl__queue_t q;
+  wait_arg_t a = {&q, 0, -2};
+  pthread_t t;
+  size_t n;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_hurried(&q), 0);
+  mcrepl__queue_push(&q, mk("a", 1), 0);
+  ck_assert_int_eq(mcrepl__queue_hurried(&q), 0);
+  a.mark = mcrepl__queue_mark(&q);
+  ck_assert_int_eq(pthread_create(&t, NULL, wait_for_mark, &a), 0);
+  sleep_ms(100);
+  ck_assert_int_eq(mcrepl__queue_hurried(&q), 1);
+  mcrepl__queue_done(&q, take(&q, 16, 0, &n), 0);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(a.rc, 0);
+  ck_assert_int_eq(mcrepl__queue_hurried(&q), 0);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("queue");
@@ -379,6 +417,7 @@ static Suite *suite(void)
   tcase_add_test(tc, without_writes_the_timer_goes_off_after_the_slack);
   tcase_add_test(tc, lag_percentiles);
   tcase_add_test(tc, batches_gather_until_their_window);
+  tcase_add_test(tc, hurried_while_someone_waits);
   suite_add_tcase(s, tc);
   return s;
 }
