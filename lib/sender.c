@@ -534,10 +534,6 @@ static void settle(mcrepl__pair_t *p)
   }
 }
 
-/* The next batch is sent before the last one's "MN" is read: while the
- * writes flow, the answer is there by then and costs no wake-up of its
- * own. With nothing new within half a window after the batch window,
- * it is read then. */
 /* A caller whose master answers while this thread holds the CPU waits
  * for the rest of its turn, about 40 us on the development machine: the
  * scheduler does not preempt the sender for it, and a kernel built
@@ -553,6 +549,10 @@ static void give_way(mcrepl__pair_t *p)
     sched_yield();
 }
 
+/* The next batch is sent before the last one's "MN" is read: while the
+ * writes flow, the answer is there by then and costs no wake-up of its
+ * own. With nothing new within half a window after the batch window,
+ * it is read then. */
 static void *sender_main(void *arg)
 {
   mcrepl__pair_t *p = arg;
