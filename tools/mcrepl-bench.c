@@ -1886,6 +1886,10 @@ static void run_all(bench_t *b)
   size_t g0 = 0;
 
   b->total = b->ncases * (size_t)b->o.rounds;
+  /* Cases that a failed restart leaves unrun show as not measured. */
+  for (size_t i = 0; i < b->ncases; i++)
+    for (int r = 0; r < b->o.rounds; r++)
+      result_clear(&b->cases[i].r[r]);
   b->t_start = now_ns();
   while (g0 < b->ngroups) {
     size_t size = b->cases[b->groups[g0].first].size, g1 = g0;
