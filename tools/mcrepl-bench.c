@@ -1864,10 +1864,11 @@ static void warm_servers(bench_t *b, size_t size)
 }
 
 /* A server whose memory earlier sizes shaped is slow and erratic for
- * the next one (memcached moves slab pages, evicts, reclaims flushed
- * items), for every mode and plain alike: seen at 256 KiB after 4 KiB,
- * rounds from 0.16x to 0.77x. That is memcached's cost, not
- * replication's, so each value size starts on servers of its own. */
+ * the next one, for every mode and plain alike: its slab pages stay
+ * with the size class that took them, and a flush does not give them
+ * back at once (at 256 KiB after 4 KiB, rounds from 0.16x to 0.77x of
+ * plain). That is memcached's cost, not replication's, so each value
+ * size starts on servers of its own. */
 static int fresh_servers(bench_t *b, size_t size, int first)
 {
   if (b->own && !first &&
