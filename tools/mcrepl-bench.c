@@ -1791,6 +1791,9 @@ static int add_case(bench_t *b, const bmode_t *m, size_t size,
   c->r = calloc((size_t)b->o.rounds, sizeof *c->r);
   if (!c->r)
     return -1;
+  /* A round that never runs (a failed restart) shows as not measured. */
+  for (int r = 0; r < b->o.rounds; r++)
+    result_clear(&c->r[r]);
   b->ncases++;
   return 0;
 }
@@ -1887,10 +1890,6 @@ static void run_all(bench_t *b)
   size_t g0 = 0;
 
   b->total = b->ncases * (size_t)b->o.rounds;
-  /* Cases that a failed restart leaves unrun show as not measured. */
-  for (size_t i = 0; i < b->ncases; i++)
-    for (int r = 0; r < b->o.rounds; r++)
-      result_clear(&b->cases[i].r[r]);
   b->t_start = now_ns();
   while (g0 < b->ngroups) {
     size_t size = b->cases[b->groups[g0].first].size, g1 = g0;
