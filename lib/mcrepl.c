@@ -241,8 +241,8 @@ static void enqueue(mcrepl__pair_t *p, mcrepl__op_t op, const char *key,
 {
   int block_ms = p->cfg->overflow == MCREPL__OVERFLOW_BLOCK
                      ? p->cfg->io_timeout_ms : 0;
-  mcrepl__entry_t *e = mcrepl__entry_new(op, key, klen, val, vlen, flags,
-                                         exptime, mcrepl__now_ns());
+  mcrepl__entry_t *e = mcrepl__entry_new(&p->q, op, key, klen, val, vlen,
+                                         flags, exptime, mcrepl__now_ns());
 
   if (!e) {
     mcrepl__queue_count_drop(&p->q);

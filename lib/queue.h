@@ -25,6 +25,7 @@ typedef struct mcrepl__entry {
   size_t value_len;
   uint32_t flags;
   uint32_t key_len;
+  uint32_t slack;   /* bytes of a reused block past the key and value */
   uint8_t op;
   char data[];      /* the key, then the value */
 } mcrepl__entry_t;
@@ -43,6 +44,10 @@ typedef struct mcrepl__queue {
   uint64_t pending, pending_bytes; /* not yet taken by the sender */
   int64_t slack_ns;        /* see mcrepl__queue_init() */
   uint64_t queued, replicated, dropped;
+  /* Big blocks the sender is done with, for the next big writes: see
+   * mcrepl__entry_new(). Counted against max_bytes with the queue. */
+  mcrepl__entry_t *spare;
+  uint64_t spare_bytes;
   uint64_t seq_last;       /* the last sequence number handed out */
   uint64_t seq_done;       /* every entry up to here is processed */
   /* While the sender sleeps: what it waits for, so that the producer
@@ -53,11 +58,15 @@ typedef struct mcrepl__queue {
   int stopping;
 } mcrepl__queue_t;
 
-mcrepl__entry_t *mcrepl__entry_new(mcrepl__op_t op, const char *key,
-                                   size_t klen, const char *val,
-                                   size_t vlen, uint32_t flags,
-                                   int64_t exptime, int64_t t_ns);
-/* What an entry weighs against the queue's bound. */
+/* A new entry holding copies of key and value; NULL without memory. A
+ * big one reuses a block that q's sender is done with, if one fits (q
+ * may be NULL). */
+mcrepl__entry_t *mcrepl__entry_new(mcrepl__queue_t *q, mcrepl__op_t op,
+                                   const char *key, size_t klen,
+                                   const char *val, size_t vlen,
+                                   uint32_t flags, int64_t exptime,
+                                   int64_t t_ns);
+/* What an entry weighs against the queue's bound: its whole block. */
 size_t mcrepl__entry_size(const mcrepl__entry_t *e);
 void mcrepl__entry_free_list(mcrepl__entry_t *e);
 

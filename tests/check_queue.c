@@ -1,5 +1,6 @@
 /* Unit tests of the replication queue and the lag histogram: order,
- * byte bound, exact accounting, batching, waits and blocking. */
+ * byte bound, exact accounting, reused blocks, batching, waits and
+ * blocking. */
 #include <check.h>
 
 #include "testutil.h"
@@ -12,14 +13,24 @@
 #include "queue.h"
 #include "stats.h"
 
-static mcrepl__entry_t *mk(const char *key, size_t vlen)
+/* An entry for q, which it may build in one of q's spare blocks. */
+static mcrepl__entry_t *mk_for(mcrepl__queue_t *q, const char *key,
+                               size_t vlen)
 {
-  char *val = calloc(1, vlen + 1);
-  mcrepl__entry_t *e = mcrepl__entry_new(MCREPL__OP_SET, key, strlen(key),
-                                         val, vlen, 7, 0, mcrepl__now_ns());
+  char *val = malloc(vlen + 1);
+  mcrepl__entry_t *e;
+
+  memset(val, 'v', vlen);
+  e = mcrepl__entry_new(q, MCREPL__OP_SET, key, strlen(key), val, vlen, 7,
+                        0, mcrepl__now_ns());
   free(val);
   ck_assert_ptr_nonnull(e);
   return e;
+}
+
+static mcrepl__entry_t *mk(const char *key, size_t vlen)
+{
+  return mk_for(NULL, key, vlen);
 }
 
 static mcrepl__entry_t *take(mcrepl__queue_t *q, size_t max,
@@ -101,6 +112,87 @@ START_TEST(bound_in_bytes_drops_and_counts)
   assert_adds_up(&q);
   /* One entry larger than the whole bound can never fit. */
   ck_assert_int_eq(mcrepl__queue_push(&q, mk("big", 8192), 1000), 0);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+/* Sends one entry through the queue, as the sender would. */
+static mcrepl__entry_t *through(mcrepl__queue_t *q, mcrepl__entry_t *e)
+{
+  size_t n;
+  mcrepl__entry_t *b;
+
+  ck_assert_int_eq(mcrepl__queue_push(q, e, 0), 1);
+  b = take(q, 1, INT64_MAX, &n);
+  ck_assert_ptr_eq(b, e);
+  mcrepl__queue_done(q, b, 0);
+  return b;
+}
+
+START_TEST(big_blocks_are_reused)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *first, *e;
+  size_t size;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 16 << 20, 400000), 0);
+  first = through(&q, mk_for(&q, "a", 200000));
+  ck_assert_ptr_eq(q.spare, first);
+  size = (size_t)q.spare_bytes;
+  /* Smaller, but not under half: the same block, weighed whole. */
+  e = mk_for(&q, "bb", 150000);
+  ck_assert_ptr_eq(e, first);
+  ck_assert_uint_eq(q.spare_bytes, 0);
+  ck_assert_uint_eq(mcrepl__entry_size(e), size);
+  ck_assert_uint_eq(e->key_len, 2);
+  ck_assert_uint_eq(e->value_len, 150000);
+  ck_assert_int_eq(memcmp(e->data, "bbvv", 4), 0);
+  ck_assert_int_eq(e->data[2 + 150000 - 1], 'v');
+  through(&q, e);
+  ck_assert_uint_eq(q.spare_bytes, size);
+  /* Under half its size, or bigger: a block of its own. */
+  e = mk_for(&q, "c", 90000);
+  ck_assert_ptr_ne(e, first);
+  through(&q, e);
+  e = mk_for(&q, "d", 300000);
+  ck_assert_ptr_ne(e, first);
+  mcrepl__entry_free_list(e);
+  /* Small blocks go back to the allocator. */
+  size = (size_t)q.spare_bytes;
+  through(&q, mk_for(&q, "s", 100));
+  ck_assert_uint_eq(q.spare_bytes, size);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(spares_stay_within_the_bound_and_go_when_idle)
+{
+  mcrepl__queue_t q;
+  mcrepl__entry_t *b;
+  size_t n;
+
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  for (int k = 0; k < 4; k++)
+    ck_assert_int_eq(mcrepl__queue_push(&q, mk("a", 200000), 0), 1);
+  b = take(&q, 16, INT64_MAX, &n);
+  ck_assert_uint_eq(n, 4);
+  mcrepl__queue_done(&q, b, 0);
+  ck_assert_uint_gt(q.spare_bytes, 4 * 200000);
+  /* Room for writes comes first: the spares give way, nothing drops. */
+  for (int k = 0; k < 3; k++) {
+    ck_assert_int_eq(mcrepl__queue_push(&q, mk("b", 90000), 0), 1);
+    ck_assert_uint_le(q.bytes + q.spare_bytes, q.max_bytes);
+  }
+  ck_assert_uint_lt(q.spare_bytes, 4 * 200000);
+  b = take(&q, 16, INT64_MAX, &n);
+  mcrepl__queue_done(&q, b, 0);
+  ck_assert_uint_gt(q.spare_bytes, 0);
+  /* A sender that finds nothing to do lets them all go. */
+  ck_assert_ptr_null(take(&q, 16, mcrepl__now_ns() + 1000000, &n));
+  ck_assert_ptr_null(q.spare);
+  ck_assert_uint_eq(q.spare_bytes, 0);
   assert_adds_up(&q);
   mcrepl__queue_destroy(&q);
 }
@@ -408,6 +500,8 @@ static Suite *suite(void)
   tcase_add_test(tc, order_is_kept);
   tcase_add_test(tc, batches_are_capped);
   tcase_add_test(tc, bound_in_bytes_drops_and_counts);
+  tcase_add_test(tc, big_blocks_are_reused);
+  tcase_add_test(tc, spares_stay_within_the_bound_and_go_when_idle);
   tcase_add_test(tc, wait_sees_progress_and_times_out);
   tcase_add_test(tc, blocking_producer_waits_for_room);
   tcase_add_test(tc, stop_wakes_an_idle_sender);
