@@ -62,6 +62,7 @@ static const opt_t opts[] = {
   {"pair", K_PAIR, CLIENT, 0, 0, 0},
   {"queue-bytes", K_SIZE, CLIENT, 0, 0, 0},
   {"overflow", K_OVERFLOW, CLIENT, 0, 0, 0},
+  INT_OPT("pace-timeout", CLIENT, pace_timeout_ms, 0, MS_MAX),
   INT_OPT("connect-timeout", ALL, connect_timeout_ms, 1, MS_MAX),
   INT_OPT("timeout", ALL, io_timeout_ms, 1, MS_MAX),
   INT_OPT("shutdown-timeout", CLIENT, shutdown_timeout_ms, 0, MS_MAX),
@@ -707,6 +708,7 @@ static void config_defaults(mcrepl__config_t *c)
   c->dead_timeout_ms = 30000;
   c->batch_max = 512;
   c->batch_delay_us = 700;
+  c->pace_timeout_ms = 10;
   c->binary_protocol = 0;
   c->identity_interval_ms = 500;
   c->resync_rate = 20000;

@@ -78,6 +78,7 @@ static int init_pair(mcrepl_t *m, size_t i)
   if (mcrepl__queue_init(&p->q, m->cfg.queue_bytes,
                          (int64_t)m->cfg.batch_delay_us * 1000 / 2) != 0)
     return -1;
+  p->q.pace_ns = mcrepl__ms_to_ns(m->cfg.pace_timeout_ms);
   if (pools_init(p, &m->cfg) != 0) {
     mcrepl__queue_destroy(&p->q);
     return -1;
@@ -1018,6 +1019,7 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->vip_changes = atomic_load(&p->vip_changes);
   st->read_failovers = atomic_load(&p->read_failovers);
   st->lag_read_timed = atomic_load(&p->st.lag_read_timed);
+  st->paced = c.paced;
 }
 
 MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,

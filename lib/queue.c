@@ -203,6 +203,40 @@ static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
   return 1;
 }
 
+/* Above this share of the bound, a write waits for a sender that moves;
+ * the last quarter is room for the writes of several threads at once. */
+#define HIGH_WATER(max) ((max) / 4 * 3)
+
+/* The sender has had writes in flight, taking none and finishing none,
+ * for longer than two pace timeouts: the slave is stopped, slow beyond
+ * pacing, or unreachable, and waiting would not make room. */
+static int stuck(const mcrepl__queue_t *q, int64_t now)
+{
+  return q->items > q->pending && now - q->moved_ns > 2 * q->pace_ns;
+}
+
+/* Near the bound, while the sender moves, a write waits (at most
+ * pace_ns) for it to bring the queue back under the mark: writers fall
+ * to the slave's pace instead of losing writes that it would take. */
+static void pace(mcrepl__queue_t *q, size_t size)
+{
+  int64_t now, until;
+
+  if (q->pace_ns <= 0 || q->bytes + size <= HIGH_WATER(q->max_bytes))
+    return;
+  now = mcrepl__now_ns();
+  if (stuck(q, now))
+    return;
+  until = now + q->pace_ns;
+  q->paced++;
+  add_waiter(q);
+  while (q->bytes + size > HIGH_WATER(q->max_bytes) && !q->stopping &&
+         !stuck(q, mcrepl__now_ns()) &&
+         timed_wait(&q->progress, &q->mu, until) != ETIMEDOUT)
+    ;
+  q->waiters--;
+}
+
 /* Under the lock: takes spares off until they fit in the bound beside
  * `used` bytes; returns them, to be freed after the unlock. */
 static mcrepl__entry_t *shed_spares(mcrepl__queue_t *q, uint64_t used)
@@ -246,6 +280,7 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   int wake;
 
   pthread_mutex_lock(&q->mu);
+  pace(q, size);
   if (!wait_room(q, size, block_ms)) {
     q->queued++;
     q->dropped++;
@@ -331,6 +366,7 @@ mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
   }
   q->pending -= count;
   q->pending_bytes -= bytes;
+  q->moved_ns = mcrepl__now_ns();
   q->head = last->next;
   if (!q->head)
     q->tail = NULL;
@@ -359,6 +395,7 @@ void mcrepl__queue_done(mcrepl__queue_t *q, mcrepl__entry_t *batch,
   q->items -= items;
   q->bytes -= bytes;
   q->replicated += items - failed;
+  q->moved_ns = mcrepl__now_ns();
   q->dropped += failed;
   if (last > q->seq_done)
     q->seq_done = last;
@@ -438,5 +475,6 @@ void mcrepl__queue_counts(mcrepl__queue_t *q, mcrepl__queue_counts_t *out)
   out->items = q->items;
   out->bytes = q->bytes;
   out->max_bytes = q->max_bytes;
+  out->paced = q->paced;
   pthread_mutex_unlock(&q->mu);
 }

@@ -31,7 +31,7 @@ typedef struct mcrepl__entry {
 } mcrepl__entry_t;
 
 typedef struct mcrepl__queue_counts {
-  uint64_t queued, replicated, dropped, items, bytes, max_bytes;
+  uint64_t queued, replicated, dropped, items, bytes, max_bytes, paced;
 } mcrepl__queue_counts_t;
 
 typedef struct mcrepl__queue {
@@ -43,6 +43,9 @@ typedef struct mcrepl__queue {
   uint64_t items, bytes;   /* pending and in flight */
   uint64_t pending, pending_bytes; /* not yet taken by the sender */
   int64_t slack_ns;        /* see mcrepl__queue_init() */
+  int64_t pace_ns;         /* see mcrepl__queue_push(); 0 at init */
+  int64_t moved_ns;        /* when the sender last took or finished any */
+  uint64_t paced;          /* writes that waited in pace() */
   uint64_t queued, replicated, dropped;
   /* Big blocks the sender is done with, for the next big writes: see
    * mcrepl__entry_new(). Counted against max_bytes with the queue. */
@@ -78,7 +81,11 @@ int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
 void mcrepl__queue_destroy(mcrepl__queue_t *q);
 
 /* Queues e, waiting up to block_ms for room (0: no wait). Returns 1 when
- * queued (q owns e), 0 when dropped for lack of room (e freed, counted). */
+ * queued (q owns e), 0 when dropped for lack of room (e freed, counted).
+ * Before that, a write that finds q three quarters full waits up to
+ * pace_ns for the sender to bring it back under that mark, unless the
+ * sender is stuck: writes in flight, and none taken or finished within
+ * the last two pace_ns. */
 int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms);
 /* Counts a write that could not even be queued (no memory). */
 void mcrepl__queue_count_drop(mcrepl__queue_t *q);

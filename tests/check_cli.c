@@ -169,6 +169,7 @@ START_TEST(test_stats_json)
   ck_assert_msg(json_valid(out), "not JSON:\n%s", out);
   ck_assert_ptr_nonnull(strstr(out, "\"queued\": 100,"));
   ck_assert_ptr_nonnull(strstr(out, "\"replicated\": 100,"));
+  ck_assert_ptr_nonnull(strstr(out, "\"paced\": 0,"));
   ck_assert_ptr_nonnull(strstr(out, "\"lag_read_timed\": "));
   ck_assert_ptr_nonnull(strstr(out, "\"dirty\": false"));
   ck_assert_ptr_nonnull(strstr(out, "\"curr_items\": 100}"));
@@ -221,6 +222,7 @@ START_TEST(test_stats_prometheus)
   ck_assert_int_eq(cli("fill k 100 --prometheus", out, sizeof out), 0);
   ck_assert_ptr_nonnull(strstr(out, "mcrepl_queued_total{pair=\"0\"} 100\n"));
   ck_assert_ptr_nonnull(strstr(out, "mcrepl_dirty{pair=\"0\"} 0\n"));
+  ck_assert_ptr_nonnull(strstr(out, "mcrepl_paced_total{pair=\"0\"} 0\n"));
   ck_assert_ptr_nonnull(
       strstr(out, "mcrepl_lag_read_timed_total{pair=\"0\"} "));
   for (line = strtok_r(out, "\n", &save); line;

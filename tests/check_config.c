@@ -68,6 +68,7 @@ START_TEST(test_defaults)
   ck_assert_uint_eq(cfg.pairs[0].weight, 1);
   ck_assert_uint_eq(cfg.queue_bytes, 64ull << 20);
   ck_assert_int_eq(cfg.overflow, MCREPL__OVERFLOW_DROP);
+  ck_assert_int_eq(cfg.pace_timeout_ms, 10);
   ck_assert_int_eq(cfg.connect_timeout_ms, 1000);
   ck_assert_int_eq(cfg.io_timeout_ms, 1000);
   ck_assert_int_eq(cfg.shutdown_timeout_ms, 5000);
@@ -108,7 +109,7 @@ START_TEST(test_every_option)
      "--queue-bytes=4096 --overflow=block --connect-timeout=1 "
      "--timeout=3600000 --shutdown-timeout=0 --retry-timeout=250 "
      "--backoff-max=30000 --batch-max=65536 --binary-protocol  \r\n"
-     "--dead-timeout=2500 --pool-idle-timeout=7");
+     "--dead-timeout=2500 --pool-idle-timeout=7 --pace-timeout=0");
   ck_assert_uint_eq(cfg.npairs, 1);
   ck_assert_uint_eq(cfg.pairs[0].weight, 1000000);
   assert_addr(&cfg.pairs[0].master, "m1", 1, "m1:1");
@@ -124,6 +125,7 @@ START_TEST(test_every_option)
   ck_assert_int_eq(cfg.batch_max, 65536);
   ck_assert_int_eq(cfg.dead_timeout_ms, 2500);
   ck_assert_int_eq(cfg.pool_idle_ms, 7);
+  ck_assert_int_eq(cfg.pace_timeout_ms, 0);
   ck_assert_int_eq(cfg.binary_protocol, 1);
 }
 END_TEST
@@ -445,6 +447,8 @@ static const struct {
   /* Integers. */
   {"--pair=a,b --timeout=0", "--timeout \"0\": out of range 1..3600000",
    NULL},
+  {"--pair=a,b --pace-timeout=-1", "--pace-timeout \"-1\"", NULL},
+  {"--pair=a,b --pace-timeout=3600001", "--pace-timeout \"3600001", NULL},
   {"--pair=a,b --timeout=3600001", "--timeout \"3600001\": out of range",
    NULL},
   {"--pair=a,b --timeout=-1", "--timeout \"-1\": not a number", NULL},

@@ -436,6 +436,71 @@ START_TEST(counters_add_up_while_a_producer_waits)
 }
 END_TEST
 
+typedef struct {
+  mcrepl__queue_t *q;
+  mcrepl__entry_t *e;
+  _Atomic int rc; /* -1 until the push returns */
+} pace_arg_t;
+
+static void *push_paced(void *arg)
+{
+  pace_arg_t *a = arg;
+
+  atomic_store(&a->rc, mcrepl__queue_push(a->q, a->e, 0));
+  return NULL;
+}
+
+static uint64_t paced(mcrepl__queue_t *q)
+{
+  mcrepl__queue_counts_t c;
+
+  mcrepl__queue_counts(q, &c);
+  return c.paced;
+}
+
+START_TEST(near_the_bound_a_write_waits_for_a_moving_sender)
+{
+  mcrepl__queue_t q;
+  pthread_t t;
+  pace_arg_t a;
+  mcrepl__entry_t *b;
+  size_t n;
+
+  /* Three quarters of the bound are 3072 bytes; each entry is ~1060. */
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 0), 0);
+  q.pace_ns = mcrepl__ms_to_ns(5000);
+  for (int k = 0; k < 2; k++)
+    ck_assert_int_eq(mcrepl__queue_push(&q, mk("a", 1000), 0), 1);
+  /* The third goes over the mark: it waits for the sender to bring the
+   * queue back under it. */
+  a.q = &q;
+  a.e = mk("c", 1000);
+  atomic_init(&a.rc, -1);
+  ck_assert_int_eq(pthread_create(&t, NULL, push_paced, &a), 0);
+  sleep_ms(200);
+  ck_assert_int_eq(atomic_load(&a.rc), -1);
+  ck_assert_uint_eq(paced(&q), 1);
+  assert_adds_up(&q);
+  mcrepl__queue_done(&q, take(&q, 1, 0, &n), 0);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(atomic_load(&a.rc), 1);
+  /* A sender stuck on writes in flight for two pace timeouts (a stopped
+   * slave) makes no room: writes go on at once. */
+  q.pace_ns = mcrepl__ms_to_ns(20);
+  b = take(&q, 1, 0, &n);
+  sleep_ms(100);
+  ck_assert_int_eq(mcrepl__queue_push(&q, mk("d", 1000), 0), 1);
+  ck_assert_uint_eq(paced(&q), 1);
+  mcrepl__queue_done(&q, b, 0);
+  /* Without a pace timeout nothing waits. */
+  q.pace_ns = 0;
+  ck_assert_int_eq(mcrepl__queue_push(&q, mk("e", 1000), 0), 1);
+  ck_assert_uint_eq(paced(&q), 1);
+  assert_adds_up(&q);
+  mcrepl__queue_destroy(&q);
+}
+END_TEST
+
 START_TEST(without_writes_the_timer_goes_off_after_the_slack)
 {
   mcrepl__queue_t q;
@@ -508,6 +573,7 @@ static Suite *suite(void)
   tcase_add_test(tc, a_write_wakes_the_sender);
   tcase_add_test(tc, a_write_stamped_early_wakes_the_sender);
   tcase_add_test(tc, counters_add_up_while_a_producer_waits);
+  tcase_add_test(tc, near_the_bound_a_write_waits_for_a_moving_sender);
   tcase_add_test(tc, without_writes_the_timer_goes_off_after_the_slack);
   tcase_add_test(tc, lag_percentiles);
   tcase_add_test(tc, batches_gather_until_their_window);

@@ -1030,6 +1030,64 @@ START_TEST(test_queue_overflow_accounting) {
 }
 END_TEST
 
+/* Writers faster than the sender: near the queue's bound they wait for
+ * it instead of dropping writes, and the live slave gets every one. The
+ * batch window is long (200 ms), so that the queue reaches the mark
+ * before the second pipeline on any machine. */
+#define PACE_THREADS 3
+#define PACE_WRITES 40
+#define PACE_VALUE (64 * 1024)
+
+static void *pace_writer(void *arg) {
+  writer_t *w = arg;
+  char key[32], *v = malloc(PACE_VALUE);
+  ck_assert_ptr_nonnull(v);
+  memset(v, 'a' + w->id, PACE_VALUE);
+  for (int i = 0; i < PACE_WRITES; i++) {
+    snprintf(key, sizeof key, "pace-%d-%d", w->id, i);
+    mcrepl_return_t rc = mcrepl_set(g_m, S(key), v, PACE_VALUE, 0, 0);
+    if (rc != MCREPL_SUCCESS && w->failures++ == 0)
+      snprintf(w->first_error, sizeof w->first_error, "%s: %s", key,
+               mcrepl_strcode(rc));
+  }
+  free(v);
+  return NULL;
+}
+
+START_TEST(test_pacing_keeps_a_live_slave_complete) {
+  pthread_t th[PACE_THREADS];
+  writer_t w[PACE_THREADS];
+  char key[32];
+  start_env(1, NULL, "--queue-bytes=1M --pace-timeout=5000 "
+                     "--batch-delay=200000");
+  for (int t = 0; t < PACE_THREADS; t++) {
+    memset(&w[t], 0, sizeof w[t]);
+    w[t].id = t;
+    ck_assert_int_eq(pthread_create(&th[t], NULL, pace_writer, &w[t]), 0);
+  }
+  for (int t = 0; t < PACE_THREADS; t++) {
+    pthread_join(th[t], NULL);
+    ck_assert_msg(w[t].failures == 0, "thread %d: %d failures, first %s",
+                  t, w[t].failures, w[t].first_error);
+  }
+  wait_ok();
+  mcrepl_pair_stats_t st = pair_stats(0);
+  ck_assert_uint_eq(st.queued, PACE_THREADS * PACE_WRITES);
+  ck_assert_uint_eq(st.dropped, 0);
+  ck_assert_uint_eq(st.replicated, st.queued);
+  ck_assert_uint_gt(st.paced, 0);
+  ck_assert_int_eq(st.dirty, 0);
+  for (int t = 0; t < PACE_THREADS; t++)
+    for (int i = 0; i < PACE_WRITES; i++) {
+      snprintf(key, sizeof key, "pace-%d-%d", t, i);
+      item_t it = raw_item(SPORT(0), key);
+      ck_assert_msg(it.found && it.len == PACE_VALUE && it.value[0] ==
+                    'a' + t, "%s missing or wrong on the slave", key);
+      free(it.value);
+    }
+}
+END_TEST
+
 /* Sets PREFIX-0 .. PREFIX-(n-1) to v. */
 static void set_keys(const char *prefix, int n, const char *v) {
   char key[32];
@@ -1790,6 +1848,7 @@ static void add_fault_and_input_tests(Suite *s) {
   tcase_add_test(tc, test_slave_restart_marks_dirty);
   tcase_add_test(tc, test_callback_reentry_refused);
   tcase_add_test(tc, test_queue_overflow_accounting);
+  tcase_add_test(tc, test_pacing_keeps_a_live_slave_complete);
   tcase_add_test(tc, test_destroy_bounded_with_paused_slave);
   tcase_add_test(tc, test_destroy_bounded_with_pairs_frozen);
   tcase_add_test(tc, test_a_frozen_pair_holds_up_no_other);

@@ -76,6 +76,7 @@ static void table(size_t i, const pair_view_t *v)
   row("queued", "%" PRIu64, s->queued);
   row("replicated", "%" PRIu64, s->replicated);
   row("dropped", "%" PRIu64, s->dropped);
+  row("paced", "%" PRIu64, s->paced);
   row("errors", "%" PRIu64, s->errors);
   row("queue items", "%" PRIu64, s->queue_items);
   row("queue bytes", "%" PRIu64 " of %" PRIu64, s->queue_bytes,
@@ -114,8 +115,9 @@ static void json_pair(size_t i, const pair_view_t *v, int last)
          s->current_slave, s->dirty ? "true" : "false",
          s->slave_up ? "true" : "false");
   printf("   \"queued\": %" PRIu64 ", \"replicated\": %" PRIu64
-         ", \"dropped\": %" PRIu64 ", \"errors\": %" PRIu64 ",\n",
-         s->queued, s->replicated, s->dropped, s->errors);
+         ", \"dropped\": %" PRIu64 ", \"paced\": %" PRIu64
+         ", \"errors\": %" PRIu64 ",\n",
+         s->queued, s->replicated, s->dropped, s->paced, s->errors);
   printf("   \"queue_items\": %" PRIu64 ", \"queue_bytes\": %" PRIu64
          ", \"queue_bytes_max\": %" PRIu64 ",\n", s->queue_items,
          s->queue_bytes, s->queue_bytes_max);
@@ -150,6 +152,8 @@ static const metric_t metrics[] = {
   M("mcrepl_replicated_total", "counter", "Writes applied on the slave.",
     replicated),
   M("mcrepl_dropped_total", "counter", "Writes never applied.", dropped),
+  M("mcrepl_paced_total", "counter",
+    "Writes that waited for the sender near the queue's bound.", paced),
   M("mcrepl_errors_total", "counter", "Replication failures seen.",
     errors),
   M("mcrepl_queue_items", "gauge", "Writes waiting in the queue.",

@@ -731,7 +731,7 @@ typedef struct result {
   double lag_read_pct; /* of the lag samples, % timed at the read */
   double drain_ms, backlog, drain_rate, sender_rate, batch_items;
   double keys, master_keys, slave_keys, both_keys, complete;
-  double dropped, dirty;
+  double dropped, paced, dirty;
   double rss_before_kib, rss_after_kib, peak_kib, rss_vs_plain_kib;
   double maxrss_kib;
   double cpu_client_us, cpu_master_us, cpu_slave_us; /* per op */
@@ -761,7 +761,8 @@ static const field_t FIELDS[] = {
     FLD(keys, AGG_MEDIAN),
     FLD(master_keys, AGG_MIN),     FLD(slave_keys, AGG_MIN),
     FLD(both_keys, AGG_MIN),       FLD(complete, AGG_MIN),
-    FLD(dropped, AGG_MAX),         FLD(dirty, AGG_MAX),
+    FLD(dropped, AGG_MAX),         FLD(paced, AGG_MAX),
+    FLD(dirty, AGG_MAX),
     FLD(rss_before_kib, AGG_MEDIAN), FLD(rss_after_kib, AGG_MEDIAN),
     FLD(peak_kib, AGG_MEDIAN),     FLD(rss_vs_plain_kib, AGG_MEDIAN),
     FLD(maxrss_kib, AGG_MAX),      FLD(cpu_client_us, AGG_MEDIAN),
@@ -1610,6 +1611,7 @@ static void run_drain(run_t *x)
     r->lag_read_pct = 100.0 * (double)x->st2.lag_read_timed /
                       (double)x->st2.replicated;
   r->dropped = (double)(x->st2.dropped - x->st0.dropped);
+  r->paced = (double)(x->st2.paced - x->st0.paced);
   r->dirty = x->st2.dirty || rc == MCREPL_SLAVE_DIRTY;
 }
 
@@ -2273,10 +2275,11 @@ static void table_repl(FILE *f, const bench_t *b)
              "return, until mcrepl_wait_replicated; /batch:\nitems per "
              "pipeline; slave keys: the fewest of any round; for replicas,"
              "\nkeys on both servers)\n");
-  fprintf(f, "%-22s %7s %3s %8s %8s %7s %8s %7s %9s %9s %6s %13s %5s %5s\n",
+  fprintf(f, "%-22s %7s %3s %8s %8s %7s %8s %7s %9s %9s %6s %13s %5s %5s"
+             " %5s\n",
           "mode", "size", "thr", "lag p50", "lag p99", "at read", "drain ms",
           "backlog", "drain/s", "sender/s", "/batch", "slave keys", "drop",
-          "dirty");
+          "paced", "dirty");
   for (size_t i = 0; i < b->ncases; i++) {
     const bcase_t *c = &b->cases[i];
     const result_t *m = &c->med;
@@ -2296,6 +2299,7 @@ static void table_repl(FILE *f, const bench_t *b)
     snprintf(keys, sizeof keys, "%.0f/%.0f", have, m->keys);
     fprintf(f, " %13s", isnan(have) ? "-" : keys);
     cell(f, 5, 0, m->dropped);
+    cell(f, 5, 0, m->paced);
     fprintf(f, " %5s\n", isnan(m->dirty) ? "-" : m->dirty ? "yes" : "no");
   }
 }

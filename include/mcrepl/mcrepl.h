@@ -206,6 +206,9 @@ typedef struct mcrepl_pair_stats {
    * stamp its arrival: each is an upper bound, late by up to a window
    * and a half. */
   uint64_t lag_read_timed;
+  /* Writes that found the queue three quarters full and waited for the
+   * sender to bring it back under that mark (--pace-timeout). */
+  uint64_t paced;
 } mcrepl_pair_stats_t;
 
 /* Number of pairs in the handle's configuration. */
