@@ -38,8 +38,8 @@ typedef struct mcrepl__config {
   uint64_t queue_bytes;     /* --queue-bytes, per pair; default 64 MiB */
   mcrepl__overflow_t overflow;   /* --overflow=drop|block */
   /* --pace-timeout: how long a write that finds its queue three
-   * quarters full waits for a sender that is draining it; 0 never;
-   * default 10 */
+   * quarters full waits for the sender to bring it back under that mark
+   * (not when the sender is stuck); 0 never; default 10 */
   int pace_timeout_ms;
   int connect_timeout_ms;   /* --connect-timeout; default 1000 */
   int io_timeout_ms;        /* --timeout; default 1000 */
