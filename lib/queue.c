@@ -183,26 +183,6 @@ static void add_waiter(mcrepl__queue_t *q)
   }
 }
 
-/* Waits for room for size bytes; 1 when there is room. */
-static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
-{
-  int64_t deadline = mcrepl__now_ns() + mcrepl__ms_to_ns(block_ms);
-
-  if (size > q->max_bytes)
-    return 0;
-  while (q->bytes + size > q->max_bytes) {
-    int rc;
-    if (block_ms <= 0 || q->stopping)
-      return 0;
-    add_waiter(q);
-    rc = timed_wait(&q->progress, &q->mu, deadline);
-    q->waiters--;
-    if (rc == ETIMEDOUT && q->bytes + size > q->max_bytes)
-      return 0;
-  }
-  return 1;
-}
-
 /* Above this share of the bound, a write waits for a sender that moves;
  * the last quarter is room for the writes of several threads at once. */
 #define HIGH_WATER(max) ((max) / 4 * 3)
@@ -215,26 +195,46 @@ static int stuck(const mcrepl__queue_t *q, int64_t now)
   return q->items > q->pending && now - q->moved_ns > 2 * q->pace_ns;
 }
 
+/* Waits, as one the sender hurries for, until size more bytes fit under
+ * limit; gives up at deadline_ns, on a stop, and (unless_stuck) when the
+ * sender is stuck. 1 when they fit. */
+static int wait_under(mcrepl__queue_t *q, size_t size, uint64_t limit,
+                      int64_t deadline_ns, int unless_stuck)
+{
+  add_waiter(q);
+  while (q->bytes + size > limit && !q->stopping &&
+         !(unless_stuck && stuck(q, mcrepl__now_ns())) &&
+         timed_wait(&q->progress, &q->mu, deadline_ns) != ETIMEDOUT)
+    ;
+  q->waiters--;
+  return q->bytes + size <= limit;
+}
+
+/* Waits for room for size bytes; 1 when there is room. */
+static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
+{
+  if (q->bytes + size <= q->max_bytes)
+    return 1;
+  if (size > q->max_bytes || block_ms <= 0 || q->stopping)
+    return 0;
+  return wait_under(q, size, q->max_bytes,
+                    mcrepl__now_ns() + mcrepl__ms_to_ns(block_ms), 0);
+}
+
 /* Near the bound, while the sender moves, a write waits (at most
  * pace_ns) for it to bring the queue back under the mark: writers fall
  * to the slave's pace instead of losing writes that it would take. */
 static void pace(mcrepl__queue_t *q, size_t size)
 {
-  int64_t now, until;
+  int64_t now;
 
   if (q->pace_ns <= 0 || q->bytes + size <= HIGH_WATER(q->max_bytes))
     return;
   now = mcrepl__now_ns();
   if (stuck(q, now))
     return;
-  until = now + q->pace_ns;
   q->paced++;
-  add_waiter(q);
-  while (q->bytes + size > HIGH_WATER(q->max_bytes) && !q->stopping &&
-         !stuck(q, mcrepl__now_ns()) &&
-         timed_wait(&q->progress, &q->mu, until) != ETIMEDOUT)
-    ;
-  q->waiters--;
+  wait_under(q, size, HIGH_WATER(q->max_bytes), now + q->pace_ns, 1);
 }
 
 /* Under the lock: takes spares off until they fit in the bound beside
