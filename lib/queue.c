@@ -352,6 +352,7 @@ mcrepl__entry_t *mcrepl__queue_take(mcrepl__queue_t *q,
   wait_work(q, t);
   first = q->head;
   if (!first) {
+    /* Idle: every spare goes (none fits beside a full bound). */
     mcrepl__entry_t *idle = shed_spares(q, q->max_bytes);
     pthread_mutex_unlock(&q->mu);
     mcrepl__entry_free_list(idle);
