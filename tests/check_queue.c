@@ -397,18 +397,30 @@ START_TEST(a_write_stamped_early_wakes_the_sender)
 }
 END_TEST
 
+/* A push on a thread of its own, for the tests of pushes that wait. */
 typedef struct {
   mcrepl__queue_t *q;
   mcrepl__entry_t *e;
-  int rc;
+  int block_ms;
+  _Atomic int rc; /* -1 until the push returns */
 } push_arg_t;
 
-static void *push_blocking(void *arg)
+static void *push_thread(void *arg)
 {
   push_arg_t *a = arg;
 
-  a->rc = mcrepl__queue_push(a->q, a->e, 5000);
+  atomic_store(&a->rc, mcrepl__queue_push(a->q, a->e, a->block_ms));
   return NULL;
+}
+
+static void push_start(pthread_t *t, push_arg_t *a, mcrepl__queue_t *q,
+                       mcrepl__entry_t *e, int block_ms)
+{
+  a->q = q;
+  a->e = e;
+  a->block_ms = block_ms;
+  atomic_init(&a->rc, -1);
+  ck_assert_int_eq(pthread_create(t, NULL, push_thread, a), 0);
 }
 
 /* While a producer waits for room, the counters still add up. */
@@ -421,34 +433,18 @@ START_TEST(counters_add_up_while_a_producer_waits)
 
   ck_assert_int_eq(mcrepl__queue_init(&q, 1000, 0), 0);
   ck_assert_int_eq(mcrepl__queue_push(&q, mk("full", 900), 0), 1);
-  a.q = &q;
-  a.e = mk("waits", 900);
-  ck_assert_int_eq(pthread_create(&t, NULL, push_blocking, &a), 0);
+  push_start(&t, &a, &q, mk("waits", 900), 5000);
   sleep_ms(100);
   assert_adds_up(&q);
   mcrepl__queue_done(&q, take(&q, 16, 0, &n), 0);
   pthread_join(t, NULL);
-  ck_assert_int_eq(a.rc, 1);
+  ck_assert_int_eq(atomic_load(&a.rc), 1);
   assert_adds_up(&q);
   mcrepl__queue_done(&q, take(&q, 16, 0, &n), 0);
   assert_adds_up(&q);
   mcrepl__queue_destroy(&q);
 }
 END_TEST
-
-typedef struct {
-  mcrepl__queue_t *q;
-  mcrepl__entry_t *e;
-  _Atomic int rc; /* -1 until the push returns */
-} pace_arg_t;
-
-static void *push_paced(void *arg)
-{
-  pace_arg_t *a = arg;
-
-  atomic_store(&a->rc, mcrepl__queue_push(a->q, a->e, 0));
-  return NULL;
-}
 
 static uint64_t paced(mcrepl__queue_t *q)
 {
@@ -462,7 +458,7 @@ START_TEST(near_the_bound_a_write_waits_for_a_moving_sender)
 {
   mcrepl__queue_t q;
   pthread_t t;
-  pace_arg_t a;
+  push_arg_t a;
   mcrepl__entry_t *b;
   size_t n;
 
@@ -473,10 +469,7 @@ START_TEST(near_the_bound_a_write_waits_for_a_moving_sender)
     ck_assert_int_eq(mcrepl__queue_push(&q, mk("a", 1000), 0), 1);
   /* The third goes over the mark: it waits for the sender to bring the
    * queue back under it. */
-  a.q = &q;
-  a.e = mk("c", 1000);
-  atomic_init(&a.rc, -1);
-  ck_assert_int_eq(pthread_create(&t, NULL, push_paced, &a), 0);
+  push_start(&t, &a, &q, mk("c", 1000), 0);
   sleep_ms(200);
   ck_assert_int_eq(atomic_load(&a.rc), -1);
   ck_assert_uint_eq(paced(&q), 1);
