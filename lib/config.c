@@ -92,10 +92,10 @@ typedef struct {
   unsigned char seen[NOPTS];
 } parse_t;
 
-static int fail(err_t *e, const char *fmt, ...)
+static int config_error(err_t *e, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 
-static int fail(err_t *e, const char *fmt, ...)
+static int config_error(err_t *e, const char *fmt, ...)
 {
   va_list ap;
 
@@ -348,8 +348,8 @@ static int value_fail(const parse_t *ps, const token_t *t, const char *detail)
 {
   char q[QUOTE_BUF];
 
-  return fail(ps->e, "%.*s \"%s\": %s", (int)(t->namelen + 2), t->tok,
-              quote(q, t->val, t->vallen), detail);
+  return config_error(ps->e, "%.*s \"%s\": %s", (int)(t->namelen + 2),
+                      t->tok, quote(q, t->val, t->vallen), detail);
 }
 
 /* Same, with the offending part quoted: "--pair "V": WHAT "PART": WHY". */
@@ -496,10 +496,10 @@ static int pair_append(parse_t *ps, const mcrepl__pair_conf_t *p)
 
   if (c->npairs == ps->cap) {
     if (cap > SIZE_MAX / sizeof *np)
-      return fail(ps->e, "out of memory");
+      return config_error(ps->e, "out of memory");
     np = realloc(c->pairs, cap * sizeof *np);
     if (np == NULL)
-      return fail(ps->e, "out of memory");
+      return config_error(ps->e, "out of memory");
     c->pairs = np;
     ps->cap = cap;
   }
@@ -667,27 +667,27 @@ static int apply_token(parse_t *ps, const token_t *t)
 
   quote(q, t->tok, t->toklen);
   if (t->toklen < 2 || t->tok[0] != '-' || t->tok[1] != '-')
-    return fail(ps->e, "\"%s\": options start with \"--\"", q);
+    return config_error(ps->e, "\"%s\": options start with \"--\"", q);
   for (i = 0; i < NOPTS; i++)
     if (ieq(t->name, t->namelen, opts[i].name))
       break;
   if (i == NOPTS)
-    return fail(ps->e, "unknown option \"%s\"", q);
+    return config_error(ps->e, "unknown option \"%s\"", q);
   /* An option that means nothing here is refused rather than ignored:
    * "--read-only" given to mcrepl_create would otherwise look like a
    * read-only handle that writes. */
   if (!(opts[i].uses & ps->use))
-    return fail(ps->e, "\"%s\": an option of %s, not of %s", q,
-                users(opts[i].uses), users(ps->use));
+    return config_error(ps->e, "\"%s\": an option of %s, not of %s", q,
+                        users(opts[i].uses), users(ps->use));
   /* Only --pair adds up; any other option given twice contradicts or
    * repeats itself, and silently taking one would hide a mistake. */
   if (opts[i].kind != K_PAIR && ps->seen[i])
-    return fail(ps->e, "\"%s\": --%s given more than once", q,
-                opts[i].name);
+    return config_error(ps->e, "\"%s\": --%s given more than once", q,
+                        opts[i].name);
   ps->seen[i] = 1;
   if (opts[i].kind != K_FLAG && !t->has_val)
-    return fail(ps->e, "\"%s\": needs a value (--%s=...)", q,
-                opts[i].name);
+    return config_error(ps->e, "\"%s\": needs a value (--%s=...)", q,
+                        opts[i].name);
   return apply_known(ps, t, &opts[i]);
 }
 
@@ -728,10 +728,12 @@ static int shares_check(parse_t *ps)
     total += c->pairs[i].weight;
   for (i = 0; i < c->npairs; i++)
     if (mcrepl__ring_points(c->pairs[i].weight, total, c->npairs) == 0)
-      return fail(ps->e, "--pair %s,...,weight=%u gets no key beside a "
-                  "total weight of %llu: raise it or drop the pair",
-                  c->pairs[i].master.text, (unsigned)c->pairs[i].weight,
-                  (unsigned long long)total);
+      return config_error(ps->e,
+                          "--pair %s,...,weight=%u gets no key beside a "
+                          "total weight of %llu: raise it or drop the pair",
+                          c->pairs[i].master.text,
+                          (unsigned)c->pairs[i].weight,
+                          (unsigned long long)total);
   return 0;
 }
 
@@ -743,7 +745,7 @@ static int parse_all(parse_t *ps, const char *s)
     if (apply_token(ps, &t) != 0)
       return -1;
   if (ps->use == MCREPL__FOR_CLIENT && ps->c->npairs == 0)
-    return fail(ps->e, "no --pair given");
+    return config_error(ps->e, "no --pair given");
   return shares_check(ps);
 }
 
@@ -765,7 +767,7 @@ int mcrepl__config_parse_for(const char *s, mcrepl__config_t *c,
   if (errbuf != NULL && errlen > 0)
     errbuf[0] = '\0';
   if (c == NULL)
-    return fail(&e, "no configuration to fill");
+    return config_error(&e, "no configuration to fill");
   config_defaults(c);
   memset(&ps, 0, sizeof ps);
   ps.c = c;

@@ -227,7 +227,7 @@ static int broken(mcrepl__conn_t *c, int ev)
   return ev < 0 || (ev & (POLLERR | POLLNVAL));
 }
 
-static mcrepl_return_t fail(mcrepl__conn_t *c, mcrepl_return_t rc)
+static mcrepl_return_t close_with(mcrepl__conn_t *c, mcrepl_return_t rc)
 {
   mcrepl__conn_close(c);
   return rc;
@@ -291,7 +291,7 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
   if (cnt > 0) {
     ssize_t n = send_some(c, iov, cnt);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
-      return fail(c, MCREPL_CONNECTION_FAILURE);
+      return close_with(c, MCREPL_CONNECTION_FAILURE);
     if (n > 0)
       advance(&iov, &cnt, (size_t)n);
   }
@@ -301,22 +301,22 @@ mcrepl_return_t mcrepl__conn_sendv(mcrepl__conn_t *c, struct iovec *iov,
      * then stops too, and our send times out unless it reads. */
     short rx = c->in.len - c->pos < RX_WHILE_SENDING_MAX ? POLLIN : 0;
     if (ms < 0)
-      return fail(c, MCREPL_TIMEOUT);
+      return close_with(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLOUT | rx, ms);
     if (broken(c, ev))
-      return fail(c, MCREPL_CONNECTION_FAILURE);
+      return close_with(c, MCREPL_CONNECTION_FAILURE);
     /* A hang-up is read even past the bound: it ends in EOF. */
     if (ev & (rx | POLLHUP)) {
       int got = fill(c);
       if (got < 0)
-        return fail(c, MCREPL_CONNECTION_FAILURE);
+        return close_with(c, MCREPL_CONNECTION_FAILURE);
       if (got > 0)
         progress = mcrepl__now_ns();
     }
     if (ev & POLLOUT) {
       ssize_t n = send_some(c, iov, cnt);
       if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return fail(c, MCREPL_CONNECTION_FAILURE);
+        return close_with(c, MCREPL_CONNECTION_FAILURE);
       if (n > 0) {
         advance(&iov, &cnt, (size_t)n);
         progress = mcrepl__now_ns();
@@ -339,17 +339,17 @@ static mcrepl_return_t want(mcrepl__conn_t *c, size_t need,
   while (c->in.len - c->pos < need) {
     int got = fill(c), ms, ev;
     if (got < 0)
-      return fail(c, MCREPL_CONNECTION_FAILURE);
+      return close_with(c, MCREPL_CONNECTION_FAILURE);
     if (got > 0) {
       progress = mcrepl__now_ns();
       continue;
     }
     ms = slice_ms(io, progress, end);
     if (ms < 0)
-      return fail(c, MCREPL_TIMEOUT);
+      return close_with(c, MCREPL_TIMEOUT);
     ev = wait_fd(c->fd, POLLIN, ms);
     if (broken(c, ev))
-      return fail(c, MCREPL_CONNECTION_FAILURE);
+      return close_with(c, MCREPL_CONNECTION_FAILURE);
   }
   return MCREPL_SUCCESS;
 }
@@ -376,7 +376,7 @@ mcrepl_return_t mcrepl__conn_line(mcrepl__conn_t *c, const char **line,
       return MCREPL_SUCCESS;
     }
     if (avail > LINE_MAX_BYTES)
-      return fail(c, MCREPL_PROTOCOL_ERROR);
+      return close_with(c, MCREPL_PROTOCOL_ERROR);
     scanned = avail;
     rc = want(c, avail + 1, io, end);
     if (rc != MCREPL_SUCCESS)
@@ -391,13 +391,13 @@ mcrepl_return_t mcrepl__conn_block(mcrepl__conn_t *c, size_t n,
   mcrepl_return_t rc;
 
   if (n > BLOCK_MAX_BYTES)
-    return fail(c, MCREPL_PROTOCOL_ERROR);
+    return close_with(c, MCREPL_PROTOCOL_ERROR);
   rc = want(c, n + 2, io, transfer_end(io, mcrepl__now_ns(), n + 2));
   if (rc != MCREPL_SUCCESS)
     return rc;
   *data = c->in.p + c->pos;
   if (memcmp(*data + n, "\r\n", 2) != 0)
-    return fail(c, MCREPL_PROTOCOL_ERROR);
+    return close_with(c, MCREPL_PROTOCOL_ERROR);
   c->pos += n + 2;
   return MCREPL_SUCCESS;
 }
@@ -422,7 +422,7 @@ mcrepl_return_t mcrepl__conn_stats(mcrepl__conn_t *c,
     if (len == 3 && memcmp(line, "END", 3) == 0)
       return (s->seen & 7) == 7 ? MCREPL_SUCCESS : MCREPL_PROTOCOL_ERROR;
     if (!mcrepl__proto_is(line, len, "STAT") || ++lines > 4096)
-      return fail(c, MCREPL_PROTOCOL_ERROR);
+      return close_with(c, MCREPL_PROTOCOL_ERROR);
     mcrepl__proto_stat_line(line, len, s);
   }
   return rc;

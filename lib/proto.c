@@ -425,3 +425,39 @@ void mcrepl__proto_stat_line(const char *line, size_t len,
   }
 #undef IS
 }
+
+/* Metadump listings -------------------------------------------------- */
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+size_t mcrepl__metadump_key(const char *line, size_t len, char *out)
+{
+  size_t i, n = 0;
+
+  if (len < 4 || memcmp(line, "key=", 4) != 0)
+    return 0;
+  for (i = 4; i < len && line[i] != ' '; i++) {
+    int c = (unsigned char)line[i];
+    if (c == '%') {
+      int hi, lo;
+      if (i + 2 >= len || (hi = hexval(line[i + 1])) < 0 ||
+          (lo = hexval(line[i + 2])) < 0)
+        return 0;
+      c = hi * 16 + lo;
+      i += 2;
+    }
+    if (n == 250 || c <= ' ' || c == 0x7f)
+      return 0;
+    out[n++] = (char)c;
+  }
+  return n;
+}

@@ -1,7 +1,8 @@
 /* The few memcached commands libmemcached lacks: meta commands for the
- * sender and "stats" for node identity. Formatting into a growable buffer
- * and parsing of single reply lines; no I/O here, so all of it can be
- * fed arbitrary bytes by tests and fuzzers. */
+ * sender, "stats" for node identity and the crawler's metadump listing
+ * for resync. Formatting into a growable buffer and parsing of single
+ * reply lines; no I/O here, so all of it can be fed arbitrary bytes by
+ * tests and fuzzers. */
 #ifndef MCREPL_PROTO_H
 #define MCREPL_PROTO_H
 
@@ -47,6 +48,8 @@ void mcrepl__pipe_free(mcrepl__pipe_t *pp);
  * into the past (the item is stored already expired) or, past 2106, into
  * a short one. */
 #define MCREPL__EXPIRY_MAX INT32_MAX
+/* memcached reads a larger expiry (or flush delay) as a Unix time. */
+#define MCREPL__RELATIVE_MAX (60 * 60 * 24 * 30)
 
 /* The expiry to store for an item that mg's "t" said has ttl seconds
  * left (-1: never), as an absolute time on a clock that now shows
@@ -109,5 +112,12 @@ void mcrepl__proto_stat_line(const char *line, size_t len,
 
 /* Strict unsigned decimal; 0 on success. */
 int mcrepl__parse_u64(const char *s, size_t len, uint64_t *out);
+
+/* The URL-encoded key of a metadump line ("key=... exp=..."), as
+ * memcached's crawler lists them for resync, decoded into out[251].
+ * Returns its length, or 0 when the line has none or it would not be a
+ * valid key (over 250 bytes, a space or control character, a bad %
+ * escape): it is pasted into commands as it is. */
+size_t mcrepl__metadump_key(const char *line, size_t len, char *out);
 
 #endif

@@ -60,7 +60,8 @@ typedef struct {
 /* The first message stays: it is the nearest to the cause ("lost the
  * lock ...", "interrupted"), and the callers up the way would only say
  * where it was noticed. */
-static mcrepl_return_t fail(resync_t *r, mcrepl_return_t rc, const char *what)
+static mcrepl_return_t resync_error(resync_t *r, mcrepl_return_t rc,
+                                    const char *what)
 {
   if (r->err[0] == '\0')
     snprintf(r->err, r->errlen, "%s: %s", what, mcrepl_strerror(rc));
@@ -68,44 +69,6 @@ static mcrepl_return_t fail(resync_t *r, mcrepl_return_t rc, const char *what)
 }
 
 /* Listing ---------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* The URL-encoded key of a metadump line ("key=... exp=..."), decoded
- * into out[251]. Returns its length, or 0 when the line has none or it
- * would not be a valid key. */
-size_t mcrepl__metadump_key(const char *line, size_t len, char *out);
-size_t mcrepl__metadump_key(const char *line, size_t len, char *out)
-{
-  size_t i, n = 0;
-
-  if (len < 4 || memcmp(line, "key=", 4) != 0)
-    return 0;
-  for (i = 4; i < len && line[i] != ' '; i++) {
-    int c = (unsigned char)line[i];
-    if (c == '%') {
-      int hi, lo;
-      if (i + 2 >= len || (hi = hexval(line[i + 1])) < 0 ||
-          (lo = hexval(line[i + 2])) < 0)
-        return 0;
-      c = hi * 16 + lo;
-      i += 2;
-    }
-    if (n == 250 || c <= ' ' || c == 0x7f)
-      return 0;
-    out[n++] = (char)c;
-  }
-  return n;
-}
 
 /* Sends the listing command; the connection is then at its first line.
  * The crawler serves one listing at a time and answers BUSY meanwhile;
@@ -231,7 +194,7 @@ static int report(resync_t *r)
 
 static mcrepl_return_t stopped(resync_t *r)
 {
-  return report(r) != 0 ? fail(r, MCREPL_FAILURE, "interrupted")
+  return report(r) != 0 ? resync_error(r, MCREPL_FAILURE, "interrupted")
                         : MCREPL_SUCCESS;
 }
 
@@ -513,7 +476,7 @@ static mcrepl_return_t take_back(resync_t *r)
 
 /* Pacing, the lock and progress ------------------------------------------ */
 
-static mcrepl_return_t pace(resync_t *r)
+static mcrepl_return_t throttle(resync_t *r)
 {
   mcrepl_return_t rc = MCREPL_SUCCESS;
   int64_t due, now;
@@ -551,9 +514,9 @@ static mcrepl_return_t copy_spool(resync_t *r)
     if (rc == MCREPL_SUCCESS && (rc = stopped(r)) != MCREPL_SUCCESS)
       return rc;
     if (rc == MCREPL_SUCCESS)
-      rc = pace(r);
+      rc = throttle(r);
   }
-  return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "copying");
+  return rc == MCREPL_SUCCESS ? rc : resync_error(r, rc, "copying");
 }
 
 static mcrepl_return_t copy_pass(resync_t *r)
@@ -569,7 +532,7 @@ static mcrepl_return_t copy_pass(resync_t *r)
   }
   rc = spool_dump(r);
   if (rc != MCREPL_SUCCESS)
-    rc = fail(r, rc, "listing the source's keys");
+    rc = resync_error(r, rc, "listing the source's keys");
   else if ((rc = stopped(r)) == MCREPL_SUCCESS)
     rc = copy_spool(r);
   fclose(r->spool);
@@ -621,7 +584,7 @@ static mcrepl_return_t distinct(resync_t *r, const mcrepl__stats_reply_t *a,
     return MCREPL_SUCCESS;
   rc = mcrepl__same_server(&r->src, &r->dst, &r->io, &same);
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, "telling the two nodes apart");
+    return resync_error(r, rc, "telling the two nodes apart");
   if (!same)
     return MCREPL_SUCCESS;
   snprintf(r->err, r->errlen, "%s and %s are the same server",
@@ -638,12 +601,12 @@ static mcrepl_return_t open_nodes(resync_t *r)
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__conn_stats(&r->src, &a, &r->io);
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, r->from.text);
+    return resync_error(r, rc, r->from.text);
   rc = mcrepl__conn_open(&r->dst, &r->to, r->cfg.connect_timeout_ms);
   if (rc == MCREPL_SUCCESS)
     rc = mcrepl__conn_stats(&r->dst, &b, &r->io);
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, r->to.text);
+    return resync_error(r, rc, r->to.text);
   rc = distinct(r, &a, &b);
   if (rc != MCREPL_SUCCESS)
     return rc;
@@ -683,7 +646,7 @@ static mcrepl_return_t past_flush_second(resync_t *r)
 /* A target its peer marked stale may hold values deleted or overwritten
  * since: adding over them would keep them, so it is emptied first. The
  * stale marker's write seen here is the one this resync answers (see
- * finish). */
+ * mark_ready). */
 static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
 {
   char v[64];
@@ -709,7 +672,7 @@ static mcrepl_return_t maybe_flush(resync_t *r, const char *stale_key)
 
 /* The ready marker names the epoch of the source when the copy began:
  * every write the clients dropped before then is in the target now. */
-static mcrepl_return_t finish(resync_t *r, const char *stale_key)
+static mcrepl_return_t mark_ready(resync_t *r, const char *stale_key)
 {
   char val[96];
   mcrepl_return_t rc;
@@ -722,7 +685,8 @@ static mcrepl_return_t finish(resync_t *r, const char *stale_key)
    * and that client takes it back itself once it sees it covered. */
   if (rc == MCREPL_SUCCESS && r->stale_cas)
     rc = mcrepl__marker_del(&r->src, stale_key, r->stale_cas, &r->io);
-  return rc == MCREPL_SUCCESS ? rc : fail(r, rc, "marking the target ready");
+  return rc == MCREPL_SUCCESS ? rc
+                              : resync_error(r, rc, "marking the target ready");
 }
 
 /* A target that refused items lacks part of its pair's data, as a slave
@@ -747,7 +711,7 @@ static mcrepl_return_t copy_locked(resync_t *r, const char *stale_key)
 
   rc = mcrepl__epoch_next(&r->src, r->src_time, &r->mark.epoch, &r->io);
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, "reading the source's epoch");
+    return resync_error(r, rc, "reading the source's epoch");
   /* A stop asked for before the first batch (the target just turned
    * master, say) must find the target's data as they were: nothing but
    * the lock is written to it before the callback has had its say. */
@@ -755,12 +719,12 @@ static mcrepl_return_t copy_locked(resync_t *r, const char *stale_key)
   if (rc == MCREPL_SUCCESS) {
     rc = maybe_flush(r, stale_key);
     if (rc != MCREPL_SUCCESS)
-      rc = fail(r, rc, "emptying the stale target");
+      rc = resync_error(r, rc, "emptying the stale target");
   }
   if (rc == MCREPL_SUCCESS)
     rc = copy_all(r);
   if (rc == MCREPL_SUCCESS)
-    rc = r->pr.failed ? refused(r) : finish(r, stale_key);
+    rc = r->pr.failed ? refused(r) : mark_ready(r, stale_key);
   return rc;
 }
 
@@ -780,7 +744,7 @@ static mcrepl_return_t run(resync_t *r)
     return MCREPL_EXISTS;
   }
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, "locking the target");
+    return resync_error(r, rc, "locking the target");
   mcrepl__stale_key(stale_key, sizeof stale_key, r->to.text);
   rc = copy_locked(r, stale_key);
   release_lock(r);
@@ -828,7 +792,7 @@ static mcrepl_return_t if_needed(resync_t *r, const char *from,
   rc = mcrepl__conn_ask_stats(&r->from, r->cfg.connect_timeout_ms, &s,
                               &r->io);
   if (rc != MCREPL_SUCCESS)
-    return fail(r, rc, r->from.text);
+    return resync_error(r, rc, r->from.text);
   snprintf(opts, sizeof opts, "--read-only --connect-timeout=%d "
            "--timeout=%d", r->cfg.connect_timeout_ms, r->cfg.io_timeout_ms);
   h = mcrepl_check(to, from, opts, r->err, r->errlen);

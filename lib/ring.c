@@ -173,8 +173,8 @@ static int fill_points(mcrepl__ring_t *r, const mcrepl__ring_member_t *m,
   return 0;
 }
 
-static int build(mcrepl__ring_t *r, const mcrepl__ring_member_t *members,
-                 size_t n)
+static int build_points(mcrepl__ring_t *r,
+                        const mcrepl__ring_member_t *members, size_t n)
 {
   uint64_t total = total_weight(members, n);
   uint32_t *counts = malloc(n * sizeof *counts);
@@ -204,7 +204,7 @@ mcrepl__ring_t *mcrepl__ring_create(const mcrepl__ring_member_t *members,
   r = calloc(1, sizeof *r);
   if (!r)
     return NULL;
-  if (build(r, members, n) != 0 || r->npoints == 0) {
+  if (build_points(r, members, n) != 0 || r->npoints == 0) {
     mcrepl__ring_destroy(r);
     return NULL;
   }

@@ -1,7 +1,7 @@
 /* Unit tests of the meta commands the sender formats by hand: each must
  * be, byte for byte, what the printf format it replaced produced, for
- * every number the sender can hand it; and of the expiry times it puts
- * in them. No server runs. */
+ * every number the sender can hand it; of the expiry times it puts in
+ * them; and of the decoder of the keys resync lists. No server runs. */
 #include <check.h>
 
 #include "testutil.h"
@@ -171,11 +171,54 @@ START_TEST(meta_answers_parse)
 }
 END_TEST
 
+/* Keys from the crawler's listing are pasted into mg and ms commands:
+ * a line that would not give a valid key must give none. */
+START_TEST(metadump_keys_decode)
+{
+  char out[251], line[300];
+  size_t n;
+
+  n = mcrepl__metadump_key(S("key=user:1 exp=-1 la=1 cas=2 fetch=no"), out);
+  ck_assert_uint_eq(n, 6);
+  ck_assert_mem_eq(out, "user:1", 6);
+  n = mcrepl__metadump_key(S("key=only"), out);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_mem_eq(out, "only", 4);
+  /* URL-encoded, either case of hex digit. */
+  n = mcrepl__metadump_key(S("key=a%2Fb%7ec%25 exp=0"), out);
+  ck_assert_uint_eq(n, 6);
+  ck_assert_mem_eq(out, "a/b~c%", 6);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("exp=-1 key=k"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("END"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key="), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key= exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%zz exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%4"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%"), out), 0);
+  /* Spaces and control characters, however encoded. */
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%20b exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%0Ab exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a%7Fb exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a\001b exp=0"), out), 0);
+  ck_assert_uint_eq(mcrepl__metadump_key(S("key=a\tb exp=0"), out), 0);
+  /* 250 bytes is the longest key memcached takes. */
+  memcpy(line, "key=", 4);
+  memset(line + 4, 'k', 250);
+  ck_assert_uint_eq(mcrepl__metadump_key(line, 4 + 250, out), 250);
+  ck_assert_mem_eq(out, line + 4, 250);
+  memcpy(line + 4 + 250, " exp=0", 6);
+  ck_assert_uint_eq(mcrepl__metadump_key(line, 4 + 256, out), 250);
+  line[4 + 250] = 'k';
+  ck_assert_uint_eq(mcrepl__metadump_key(line, 4 + 256, out), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("proto");
   TCase *fmt = tcase_create("format");
   TCase *exp = tcase_create("expiry");
+  TCase *dump = tcase_create("metadump");
 
   tcase_add_test(fmt, ms_head_is_the_printf_text);
   tcase_add_test(fmt, md_and_mg_are_the_printf_text);
@@ -185,6 +228,8 @@ static Suite *suite(void)
   tcase_add_test(exp, expiry_moves_to_the_node_clock);
   tcase_add_test(exp, expiry_stops_at_2038);
   suite_add_tcase(s, exp);
+  tcase_add_test(dump, metadump_keys_decode);
+  suite_add_tcase(s, dump);
   return s;
 }
 

@@ -1,6 +1,6 @@
-/* libFuzzer target: the reply-line parsers of lib/proto.c and the
- * metadump key decoder of lib/resync.c, which all read bytes a server
- * (or anything listening on its port) sent.
+/* libFuzzer target: the reply-line parsers and the metadump key decoder
+ * of lib/proto.c, which all read bytes a server (or anything listening
+ * on its port) sent.
  *
  * Every call gets an exact-size heap copy, so that ASan sees any read
  * past the line. Besides "no crash", each result is checked against a
@@ -12,8 +12,6 @@
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-/* lib/resync.c; not in a header because only resync.c uses it. */
-size_t mcrepl__metadump_key(const char *line, size_t len, char *out);
 
 #define KEY_MAX 250
 
