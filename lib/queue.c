@@ -97,11 +97,12 @@ void mcrepl__entry_free_list(mcrepl__entry_t *e)
 }
 
 int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
-                      int64_t slack_ns)
+                      int64_t slack_ns, int64_t pace_ns)
 {
   memset(q, 0, sizeof *q);
   q->max_bytes = max_bytes;
   q->slack_ns = slack_ns > 0 ? slack_ns : 0;
+  q->pace_ns = pace_ns > 0 ? pace_ns : 0;
   atomic_init(&q->wake, 0);
   if (pthread_mutex_init(&q->mu, NULL) != 0)
     return -1;
@@ -110,6 +111,11 @@ int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
     return -1;
   }
   return 0;
+}
+
+int64_t mcrepl__queue_slack_ns(const mcrepl__queue_t *q)
+{
+  return q->slack_ns;
 }
 
 void mcrepl__queue_destroy(mcrepl__queue_t *q)
@@ -224,7 +230,7 @@ static int wait_room(mcrepl__queue_t *q, size_t size, int block_ms)
 /* Near the bound, while the sender moves, a write waits (at most
  * pace_ns) for it to bring the queue back under the mark: writers fall
  * to the slave's pace instead of losing writes that it would take. */
-static void pace(mcrepl__queue_t *q, size_t size)
+static void wait_for_pace(mcrepl__queue_t *q, size_t size)
 {
   int64_t now;
 
@@ -280,7 +286,7 @@ int mcrepl__queue_push(mcrepl__queue_t *q, mcrepl__entry_t *e, int block_ms)
   int wake;
 
   pthread_mutex_lock(&q->mu);
-  pace(q, size);
+  wait_for_pace(q, size);
   if (!wait_room(q, size, block_ms)) {
     q->queued++;
     q->dropped++;

@@ -43,7 +43,7 @@ typedef struct mcrepl__queue {
   uint64_t items, bytes;   /* pending and in flight */
   uint64_t pending, pending_bytes; /* not yet taken by the sender */
   int64_t slack_ns;        /* see mcrepl__queue_init() */
-  int64_t pace_ns;         /* see mcrepl__queue_push(); 0 at init */
+  int64_t pace_ns;         /* see mcrepl__queue_push() */
   int64_t moved_ns;        /* when the sender last took or finished any */
   uint64_t paced;          /* writes that waited in pace() */
   uint64_t queued, replicated, dropped;
@@ -74,9 +74,13 @@ size_t mcrepl__entry_size(const mcrepl__entry_t *e);
 void mcrepl__entry_free_list(mcrepl__entry_t *e);
 
 /* slack_ns: how long past a batch's window the sender waits for a
- * producer to wake it before it goes by its own timer. */
+ * producer to wake it before it goes by its own timer. pace_ns: how long
+ * a write near the bound may wait for room (see mcrepl__queue_push();
+ * 0: never). */
 int mcrepl__queue_init(mcrepl__queue_t *q, uint64_t max_bytes,
-                      int64_t slack_ns);
+                      int64_t slack_ns, int64_t pace_ns);
+/* The slack_ns it was made with. */
+int64_t mcrepl__queue_slack_ns(const mcrepl__queue_t *q);
 /* Frees whatever is still queued; no thread may use q any more. */
 void mcrepl__queue_destroy(mcrepl__queue_t *q);
 

@@ -46,6 +46,11 @@ static uint64_t bucket_top(size_t b)
           << (msb - 3)) - 1;
 }
 
+void mcrepl__stats_add_dirt(mcrepl__stats_t *s)
+{
+  atomic_fetch_add(&s->dirt, 1);
+}
+
 int mcrepl__stats_dirty(const mcrepl__stats_t *s)
 {
   return atomic_load(&s->dirt) > atomic_load(&s->clean);

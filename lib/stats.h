@@ -28,6 +28,8 @@ typedef struct mcrepl__stats {
 } mcrepl__stats_t;
 
 void mcrepl__stats_init(mcrepl__stats_t *s);
+/* The slave missed writes (or may have: a write of unknown fate). */
+void mcrepl__stats_add_dirt(mcrepl__stats_t *s);
 /* The slave missed writes that no resync has brought back yet. */
 int mcrepl__stats_dirty(const mcrepl__stats_t *s);
 /* Records one write's lag, timed at the read of the slave's answer

@@ -55,7 +55,7 @@ START_TEST(order_is_kept)
   char key[16];
   size_t n, i = 0;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   for (int k = 0; k < 100; k++) {
     snprintf(key, sizeof key, "k%d", k);
     ck_assert_int_eq(mcrepl__queue_push(&q, mk(key, 10), 0), 1);
@@ -79,7 +79,7 @@ START_TEST(batches_are_capped)
   mcrepl__entry_t *b;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   for (int k = 0; k < 10; k++)
     mcrepl__queue_push(&q, mk("k", 1), 0);
   b = take(&q, 4, INT64_MAX, &n);
@@ -100,7 +100,7 @@ START_TEST(bound_in_bytes_drops_and_counts)
   mcrepl__queue_counts_t c;
   int queued = 0;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000, 0), 0);
   for (int k = 0; k < 100; k++)
     queued += mcrepl__queue_push(&q, mk("key", 100), 0);
   mcrepl__queue_counts(&q, &c);
@@ -136,7 +136,7 @@ START_TEST(big_blocks_are_reused)
   mcrepl__entry_t *first, *e;
   size_t size;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 16 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 16 << 20, 400000, 0), 0);
   first = through(&q, mk_for(&q, "a", 200000));
   ck_assert_ptr_eq(q.spare, first);
   size = (size_t)q.spare_bytes;
@@ -173,7 +173,7 @@ START_TEST(spares_stay_within_the_bound_and_go_when_idle)
   mcrepl__entry_t *b;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   for (int k = 0; k < 4; k++)
     ck_assert_int_eq(mcrepl__queue_push(&q, mk("a", 200000), 0), 1);
   b = take(&q, 16, INT64_MAX, &n);
@@ -205,7 +205,7 @@ START_TEST(wait_sees_progress_and_times_out)
   uint64_t mark;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   mcrepl__queue_push(&q, mk("a", 1), 0);
   mark = mcrepl__queue_mark(&q);
   ck_assert_uint_eq(mark, 1);
@@ -237,7 +237,7 @@ START_TEST(blocking_producer_waits_for_room)
   mcrepl__queue_counts_t c;
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000, 0), 0);
   ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
   for (int k = 0; k < 20000; k++)
     ck_assert_int_eq(mcrepl__queue_push(&q, mk("k", 100), 5000), 1);
@@ -263,7 +263,7 @@ START_TEST(stop_wakes_an_idle_sender)
   mcrepl__queue_t q;
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 400000, 0), 0);
   ck_assert_int_eq(pthread_create(&t, NULL, consumer, &q), 0);
   sleep_ms(100); /* let it fall deeply asleep */
   mcrepl__queue_push(&q, mk("late", 1), 0);
@@ -298,7 +298,7 @@ START_TEST(batches_gather_until_their_window)
   mcrepl__take_t t = {4, SIZE_MAX, t0 + 50000000, t0 + 1000000000};
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   mcrepl__queue_push(&q, mk("a", 1), 0);
   b = mcrepl__queue_take(&q, &t, &n);
   ck_assert_uint_eq(n, 1);
@@ -345,7 +345,7 @@ static int64_t woken_after(size_t max, int64_t window_ms, int late_writes)
   timed_take_t x = {&q, {max, SIZE_MAX, 0, 0}, 0, mcrepl__now_ns(), 0};
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 10000000000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 10000000000, 0), 0);
   x.t.not_before_ns = x.t0 + window_ms * 1000000;
   x.t.until_ns = x.t0 + 20000000000;
   mcrepl__queue_push(&q, mk("early", 1), 0);
@@ -382,7 +382,7 @@ START_TEST(a_write_stamped_early_wakes_the_sender)
   mcrepl__entry_t *e;
   pthread_t t;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000, 0), 0);
   x.t.not_before_ns = x.t0;
   x.t.until_ns = x.t0 + 20000000000;
   e = mk("stale", 1);
@@ -431,7 +431,7 @@ START_TEST(counters_add_up_while_a_producer_waits)
   pthread_t t;
   push_arg_t a;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1000, 0), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1000, 0, 0), 0);
   ck_assert_int_eq(mcrepl__queue_push(&q, mk("full", 900), 0), 1);
   push_start(&t, &a, &q, mk("waits", 900), 5000);
   sleep_ms(100);
@@ -463,8 +463,8 @@ START_TEST(near_the_bound_a_write_waits_for_a_moving_sender)
   size_t n;
 
   /* Three quarters of the bound are 3072 bytes; each entry is ~1060. */
-  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 0), 0);
-  q.pace_ns = mcrepl__ms_to_ns(5000);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 4096, 0, mcrepl__ms_to_ns(5000)),
+                   0);
   for (int k = 0; k < 2; k++)
     ck_assert_int_eq(mcrepl__queue_push(&q, mk("a", 1000), 0), 1);
   /* The third goes over the mark: it waits for the sender to bring the
@@ -499,7 +499,7 @@ START_TEST(without_writes_the_timer_goes_off_after_the_slack)
   mcrepl__queue_t q;
   timed_take_t x = {&q, {16, SIZE_MAX, 0, 0}, 0, mcrepl__now_ns(), 0};
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 100000000, 0), 0);
   x.t.not_before_ns = x.t0 + 50000000;
   x.t.until_ns = x.t0 + 20000000000;
   mcrepl__queue_push(&q, mk("only", 1), 0);
@@ -533,7 +533,7 @@ START_TEST(hurried_while_someone_waits)
   pthread_t t;
   size_t n;
 
-  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000), 0);
+  ck_assert_int_eq(mcrepl__queue_init(&q, 1 << 20, 400000, 0), 0);
   ck_assert_int_eq(mcrepl__queue_hurried(&q), 0);
   mcrepl__queue_push(&q, mk("a", 1), 0);
   ck_assert_int_eq(mcrepl__queue_hurried(&q), 0);
