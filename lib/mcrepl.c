@@ -325,6 +325,8 @@ static void fill_stats(mcrepl__pair_t *p, mcrepl_pair_stats_t *st)
   st->read_failovers = atomic_load(&p->read_failovers);
   st->lag_read_timed = atomic_load(&p->st.lag_read_timed);
   st->paced = c.paced;
+  st->repairs = atomic_load(&p->st.repairs);
+  st->unverified = atomic_load(&p->st.unverified);
 }
 
 MCREPL_API mcrepl_return_t mcrepl_pair_stats(const mcrepl_t *m, size_t i,

@@ -75,6 +75,7 @@ mcrepl__entry_t *mcrepl__entry_new(mcrepl__queue_t *q, mcrepl__op_t op,
   e->value_len = vlen;
   e->flags = flags;
   e->key_len = (uint32_t)klen;
+  e->roles = 0;
   e->op = (uint8_t)op;
   memcpy(e->data, key, klen);
   if (vlen)

@@ -26,6 +26,7 @@ typedef struct mcrepl__entry {
   uint32_t flags;
   uint32_t key_len;
   uint32_t slack;   /* bytes of a reused block past the key and value */
+  uint32_t roles;   /* the pair's vip_changes when it was queued */
   uint8_t op;
   char data[];      /* the key, then the value */
 } mcrepl__entry_t;

@@ -39,9 +39,11 @@ typedef struct mcrepl__sender {
   int backoff_ms;
 } mcrepl__sender_t;
 
-/* Reads one read-back answer: VA + value, or EN. */
-static mcrepl_return_t read_state(mcrepl__sender_t *s, mcrepl__state_t *st,
-                                  const mcrepl__io_t *io)
+/* Reads the master's answer to one "mg <key> v f t": VA and the value,
+ * which goes to the end of into (at *off), or EN. */
+static mcrepl_return_t read_item(mcrepl__sender_t *s, mcrepl__buf_t *into,
+                                 int *found, mcrepl__meta_t *meta,
+                                 size_t *off, const mcrepl__io_t *io)
 {
   mcrepl__conn_t *master = &s->link.master;
   const char *line, *data;
@@ -50,19 +52,31 @@ static mcrepl_return_t read_state(mcrepl__sender_t *s, mcrepl__state_t *st,
 
   if (rc != MCREPL_SUCCESS)
     return rc;
-  st->found = 0;
+  *found = 0;
   if (mcrepl__proto_is(line, len, "EN"))
     return MCREPL_SUCCESS;
-  if (mcrepl__proto_parse_va(line, len, &st->meta) != 0)
+  if (mcrepl__proto_parse_va(line, len, meta) != 0)
     return MCREPL_PROTOCOL_ERROR;
-  rc = mcrepl__conn_block(master, st->meta.vlen, &data, io);
+  rc = mcrepl__conn_block(master, meta->vlen, &data, io);
   if (rc != MCREPL_SUCCESS)
     return rc;
-  st->off = s->b.states.len;
-  if (mcrepl__buf_add(&s->b.states, data, st->meta.vlen) != 0)
+  *off = into->len;
+  if (mcrepl__buf_add(into, data, meta->vlen) != 0)
     return MCREPL_NOMEM;
-  st->found = 1;
+  *found = 1;
   return MCREPL_SUCCESS;
+}
+
+/* Reads the master's "MN" that ends an exchange. */
+static mcrepl_return_t read_mn(mcrepl__sender_t *s, const mcrepl__io_t *io)
+{
+  const char *line;
+  size_t len;
+  mcrepl_return_t rc = mcrepl__conn_line(&s->link.master, &line, &len, io);
+
+  if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(line, len, "MN"))
+    rc = MCREPL_PROTOCOL_ERROR;
+  return rc;
 }
 
 /* Reads the master's current state of every read-back key of the batch:
@@ -75,8 +89,7 @@ static mcrepl_return_t read_back(mcrepl__sender_t *s,
   mcrepl__conn_t *master = &s->link.master;
   const mcrepl__entry_t *e;
   mcrepl_return_t rc;
-  const char *line;
-  size_t count, i = 0, len;
+  size_t count, i = 0;
 
   if (mcrepl__batch_readbacks(&s->b, batch, &count) != 0)
     return MCREPL_NOMEM;
@@ -85,13 +98,13 @@ static mcrepl_return_t read_back(mcrepl__sender_t *s,
   if (mcrepl__link_master(&s->link) != MCREPL_SUCCESS)
     return MCREPL_CONNECTION_FAILURE;
   rc = mcrepl__conn_send(master, s->b.out.p, s->b.out.len, &io);
-  for (e = batch; e && rc == MCREPL_SUCCESS; e = e->next, i++)
+  for (e = batch; e && rc == MCREPL_SUCCESS; e = e->next, i++) {
+    mcrepl__state_t *st = &s->b.state[i];
     if (mcrepl__batch_reads(&s->b, e, i))
-      rc = read_state(s, &s->b.state[i], &io);
+      rc = read_item(s, &s->b.states, &st->found, &st->meta, &st->off, &io);
+  }
   if (rc == MCREPL_SUCCESS)
-    rc = mcrepl__conn_line(master, &line, &len, &io);
-  if (rc == MCREPL_SUCCESS && !mcrepl__proto_is(line, len, "MN"))
-    rc = MCREPL_PROTOCOL_ERROR;
+    rc = read_mn(s, &io);
   if (rc != MCREPL_SUCCESS)
     mcrepl__conn_close(master);
   return rc;
@@ -100,12 +113,16 @@ static mcrepl_return_t read_back(mcrepl__sender_t *s,
 /* The pipeline is built on our monotonic clock (relative expiries age in
  * the queue) and on the slave's wall clock: ours plus the skew measured
  * when we connected. */
+static int64_t slave_clock(const mcrepl__sender_t *s)
+{
+  return (int64_t)time(NULL) + s->link.slave_skew_s;
+}
+
 static mcrepl_return_t build_pipeline(mcrepl__sender_t *s,
                                       const mcrepl__entry_t *batch)
 {
-  int64_t slave_s = (int64_t)time(NULL) + s->link.slave_skew_s;
-
-  return mcrepl__batch_build(&s->b, batch, mcrepl__now_ns(), slave_s) == 0
+  return mcrepl__batch_build(&s->b, batch, mcrepl__now_ns(),
+                             slave_clock(s)) == 0
              ? MCREPL_SUCCESS
              : MCREPL_NOMEM;
 }
@@ -178,6 +195,102 @@ static mcrepl_return_t attempt(mcrepl__sender_t *s, const mcrepl__entry_t *b,
     rc = send_pipeline(s);
   }
   return rc;
+}
+
+/* Verified replication ------------------------------------------------- */
+
+/* Asks the master for the state of every key being checked. */
+static mcrepl_return_t ask_states(mcrepl__sender_t *s)
+{
+  mcrepl__io_t io = mcrepl__link_io(&s->link, s->p->cfg->io_timeout_ms);
+  mcrepl_return_t rc = mcrepl__link_master(&s->link);
+  size_t i;
+
+  s->b.answers.len = 0;
+  if (rc == MCREPL_SUCCESS)
+    rc = mcrepl__conn_send(&s->link.master, s->b.out.p, s->b.out.len, &io);
+  for (i = 0; i < s->b.nchecks && rc == MCREPL_SUCCESS; i++) {
+    mcrepl__check_t *c = &s->b.check[i];
+    rc = read_item(s, &s->b.answers, &c->found, &c->meta, &c->off, &io);
+  }
+  if (rc == MCREPL_SUCCESS)
+    rc = read_mn(s, &io);
+  if (rc != MCREPL_SUCCESS)
+    mcrepl__conn_close(&s->link.master);
+  return rc;
+}
+
+/* Gives the slave the master's state of the keys that disagreed. */
+static mcrepl_return_t repair(mcrepl__sender_t *s)
+{
+  uint64_t failed = 0;
+  mcrepl_return_t rc;
+
+  s->unacked = 1;
+  rc = send_pipeline(s);
+  if (rc == MCREPL_SUCCESS)
+    rc = await_mn(s, &failed);
+  s->unacked = 0;
+  return rc == MCREPL_SUCCESS && failed ? MCREPL_SERVER_ERROR : rc;
+}
+
+static void unverified(mcrepl__sender_t *s, size_t n, const char *why)
+{
+  mcrepl__pair_t *p = s->p;
+
+  atomic_fetch_add(&p->st.unverified, n);
+  mcrepl__stats_add_dirt(&p->st);
+  mcrepl__log(p->notify, MCREPL_LOG_WARNING,
+              "pair %zu: %zu writes could not be verified on slave %s: %s",
+              p->index, n, mcrepl__link_slave_addr(&s->link)->text, why);
+}
+
+/* Each process's sender applies that process's writes in its own time:
+ * another process's newer write of a key can reach the slave before
+ * this older one, which would then stay there for good. So once the
+ * slave acknowledged a batch, the master is asked for the state of each
+ * of its keys; where it differs from what the slave was given, the
+ * master's state is given to the slave, and asked for again, until the
+ * two agree. Then the last write of a key to reach the slave carries the
+ * master's final state: its sender saw the master agree after it was
+ * applied, and any later write of the master has a later slave write
+ * of its own. What cannot be verified makes the pair dirty. */
+static void verify(mcrepl__sender_t *s, const mcrepl__entry_t *batch,
+                   size_t n)
+{
+  mcrepl__pair_t *p = s->p;
+  int64_t until = mcrepl__now_ns() + mcrepl__ms_to_ns(p->cfg->dead_timeout_ms);
+  const char *why = NULL;
+  long left;
+
+  if (!mcrepl__batch_same_roles(batch,
+                                (uint32_t)atomic_load(&p->vip_changes))) {
+    unverified(s, n, "the vip moved since they were written");
+    return;
+  }
+  left = mcrepl__batch_checks(&s->b, batch);
+  while (left > 0) {
+    if (ask_states(s) != MCREPL_SUCCESS && ask_states(s) != MCREPL_SUCCESS) {
+      why = "the master did not answer";
+      break;
+    }
+    left = mcrepl__batch_resolve(&s->b, slave_clock(s));
+    if (left <= 0)
+      break;
+    if (mcrepl__now_ns() > until || mcrepl__link_past_deadline(&s->link)) {
+      why = "their keys kept changing on the master";
+      break;
+    }
+    atomic_fetch_add(&p->st.repairs, (uint64_t)left);
+    if (repair(s) != MCREPL_SUCCESS) {
+      why = "the slave did not take the master's state";
+      break;
+    }
+  }
+  if (left < 0)
+    why = "out of memory";
+  if (why)
+    unverified(s, n, why);
 }
 
 /* applied_ns: when the slave's "MN" arrived; the lag ends there, or
@@ -296,8 +409,11 @@ static void settle(mcrepl__sender_t *s)
 
     s->inflight = NULL;
     if (rc == MCREPL_SUCCESS) {
+      int64_t applied_ns = s->link.slave.rx_ns;
       s->backoff_ms = 0;
-      batch_done(s, batch, failed, s->link.slave.rx_ns);
+      if (failed == 0)
+        verify(s, batch, s->inflight_n);
+      batch_done(s, batch, failed, applied_ns);
       return;
     }
     failed_attempt(s, rc);

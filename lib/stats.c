@@ -11,6 +11,8 @@ void mcrepl__stats_init(mcrepl__stats_t *s)
   atomic_init(&s->reconnects, 0);
   atomic_init(&s->slave_restarts, 0);
   atomic_init(&s->batches, 0);
+  atomic_init(&s->repairs, 0);
+  atomic_init(&s->unverified, 0);
   atomic_init(&s->dirt, 0);
   atomic_init(&s->clean, 0);
   atomic_init(&s->slave_up, 0);

@@ -17,6 +17,8 @@ typedef struct mcrepl__stats {
   _Atomic uint64_t reconnects;
   _Atomic uint64_t slave_restarts;
   _Atomic uint64_t batches;
+  _Atomic uint64_t repairs;    /* keys given the master's state again */
+  _Atomic uint64_t unverified; /* writes that could not be verified */
   /* Dirt is counted, not flagged: the sender cleans up to the count it
    * saw when a resync of the slave began, and dirt added later stays. */
   _Atomic uint64_t dirt;

@@ -22,9 +22,13 @@ static void enqueue(mcrepl__pair_t *p, mcrepl__op_t op, const char *key,
   if (!e) {
     mcrepl__queue_count_drop(&p->q);
     mcrepl__stats_add_dirt(&p->st);
-  } else if (!mcrepl__queue_push(&p->q, e, block_ms)) {
-    mcrepl__stats_add_dirt(&p->st);
+    return;
   }
+  /* Which master acknowledged it, as far as this process knows: its
+   * verification means nothing against another one. */
+  e->roles = (uint32_t)atomic_load(&p->vip_changes);
+  if (!mcrepl__queue_push(&p->q, e, block_ms))
+    mcrepl__stats_add_dirt(&p->st);
 }
 
 /* A stored item whose value we know: its state is the write itself,

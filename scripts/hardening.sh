@@ -120,7 +120,8 @@ valgrind_units() {
   local t dir="$TMP/plain" rc=0
   local vg=(valgrind -q --error-exitcode=1 --leak-check=full
     '--errors-for-leak-kinds=definite,indirect')
-  for t in check_config check_ring check_queue check_proto; do
+  for t in check_config check_ring check_queue check_proto check_batch \
+    check_decide; do
     echo "valgrind tests/$t"
     CK_FORK=no "${vg[@]}" "$dir/tests/$t" || rc=1
   done

@@ -1,6 +1,7 @@
 /* Unit tests of the sender's batching: batches taken off a queue become
  * one read-back per key for the master and one pipeline of quiet meta
- * commands for the slave, with no I/O. */
+ * commands for the slave; then each key's slave state is checked against
+ * the master's answer, and repaired. No I/O. */
 #include <check.h>
 
 #include "testutil.h"
@@ -260,10 +261,191 @@ START_TEST(a_second_batch_starts_clean)
 }
 END_TEST
 
+
+/* Verification ---------------------------------------------------------- */
+
+static mcrepl__applied_t given(const char *val, uint32_t flags, int64_t exp)
+{
+  mcrepl__applied_t g = {1, val, strlen(val), flags, exp};
+  return g;
+}
+
+static mcrepl__meta_t meta(const char *val, uint32_t flags, int64_t ttl)
+{
+  mcrepl__meta_t m = {strlen(val), flags, ttl, 0};
+  return m;
+}
+
+START_TEST(the_same_state_agrees)
+{
+  mcrepl__applied_t g = given("abc", 3, 0);
+  mcrepl__meta_t m = meta("abc", 3, -1);
+
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 1);
+  g = given("abc", 3, SLAVE_NOW + 100);
+  m = meta("abc", 3, 100);
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 1);
+  /* Clocks tick a second or two apart. */
+  m.ttl = 100 + MCREPL__EXPIRY_SLACK_S;
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 1);
+  m.ttl = 100 - MCREPL__EXPIRY_SLACK_S;
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 1);
+}
+END_TEST
+
+START_TEST(another_value_flags_or_expiry_disagrees)
+{
+  mcrepl__applied_t g = given("abc", 3, SLAVE_NOW + 100);
+  mcrepl__meta_t m = meta("abd", 3, 100);
+
+  /* The same length, another value: what a CAS could not tell after a
+   * touch (which keeps it) is told by the state itself. */
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abd", SLAVE_NOW), 0);
+  m = meta("abcd", 3, 100);
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abcd", SLAVE_NOW), 0);
+  m = meta("abc", 4, 100);
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 0);
+  m = meta("abc", 3, 100 + MCREPL__EXPIRY_SLACK_S + 1);
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 0);
+  m = meta("abc", 3, -1); /* touched to never expire */
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 0);
+  g.exp = 0;
+  m = meta("abc", 3, 5000);
+  ck_assert_int_eq(mcrepl__agrees(&g, 1, &m, "abc", SLAVE_NOW), 0);
+}
+END_TEST
+
+START_TEST(gone_on_both_agrees_gone_on_one_does_not)
+{
+  mcrepl__applied_t none = {0, NULL, 0, 0, 0}, g = given("abc", 3, 0);
+  mcrepl__meta_t m = meta("abc", 3, -1);
+
+  ck_assert_int_eq(mcrepl__agrees(&none, 0, &m, "", SLAVE_NOW), 1);
+  ck_assert_int_eq(mcrepl__agrees(&none, 1, &m, "abc", SLAVE_NOW), 0);
+  ck_assert_int_eq(mcrepl__agrees(&g, 0, &m, "", SLAVE_NOW), 0);
+  /* A second or less to live is as good as gone, on either side. */
+  m.ttl = 1;
+  ck_assert_int_eq(mcrepl__agrees(&none, 1, &m, "abc", SLAVE_NOW), 1);
+  g.exp = SLAVE_NOW + 1;
+  ck_assert_int_eq(mcrepl__agrees(&g, 0, &m, "", SLAVE_NOW), 1);
+  g.exp = SLAVE_NOW + 60;
+  ck_assert_int_eq(mcrepl__agrees(&g, 0, &m, "", SLAVE_NOW), 0);
+}
+END_TEST
+
+/* Writes queued under another master (the vip moved) cannot be
+ * verified against this one. */
+START_TEST(a_batch_from_another_master_is_told)
+{
+  bed_t t;
+
+  bed_init(&t, 16);
+  push(&t, MCREPL__OP_SET, "a", "1", 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_SET, "b", "2", 0, mcrepl__now_ns());
+  take(&t);
+  ck_assert_int_eq(mcrepl__batch_same_roles(t.batch, 0), 1);
+  t.batch->next->roles = 1;
+  ck_assert_int_eq(mcrepl__batch_same_roles(t.batch, 0), 0);
+  ck_assert_int_eq(mcrepl__batch_same_roles(t.batch->next, 1), 1);
+  bed_free(&t);
+}
+END_TEST
+
+/* The master's answers to the checks, as the sender reads them. */
+static void answer(bed_t *t, size_t i, const char *val, uint32_t flags,
+                   int64_t ttl)
+{
+  mcrepl__check_t *c = &t->b.check[i];
+
+  c->found = val != NULL;
+  if (!val)
+    return;
+  c->meta = meta(val, flags, ttl);
+  c->off = t->b.answers.len;
+  ck_assert_int_eq(mcrepl__buf_add(&t->b.answers, val, strlen(val)), 0);
+}
+
+START_TEST(each_key_is_checked_once_as_its_last_entry_left_it)
+{
+  bed_t t;
+  size_t count;
+  const char *want = "mg a v f t\r\nmg b v f t\r\nmg c v f t\r\nmn\r\n";
+
+  bed_init(&t, 16);
+  push(&t, MCREPL__OP_SET, "a", "1", 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_SET, "b", "2", 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_DELETE, "a", NULL, 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_FLUSH, "", NULL, 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_READBACK, "c", NULL, 0, mcrepl__now_ns());
+  take(&t);
+  ck_assert_int_eq(mcrepl__batch_readbacks(&t.b, t.batch, &count), 0);
+  t.b.state[4].found = 0;
+  ck_assert_int_eq(
+      mcrepl__batch_build(&t.b, t.batch, mcrepl__now_ns(), SLAVE_NOW), 0);
+  ck_assert_int_eq(mcrepl__batch_checks(&t.b, t.batch), 3);
+  ck_assert_uint_eq(t.b.out.len, strlen(want));
+  ck_assert_mem_eq(t.b.out.p, want, t.b.out.len);
+  /* "a" as the delete left it, "b" as set, "c" as read back (gone). */
+  ck_assert_int_eq(t.b.check[0].given.present, 0);
+  ck_assert_int_eq(t.b.check[1].given.present, 1);
+  ck_assert_mem_eq(t.b.check[1].given.val, "2", 1);
+  ck_assert_int_eq(t.b.check[2].given.present, 0);
+  bed_free(&t);
+}
+END_TEST
+
+/* The master moved on meanwhile (another process's write of "b", and
+ * of "c"): those two are given the master's state and asked for again;
+ * "a", which agrees, is done. */
+START_TEST(keys_that_disagree_are_repaired_with_the_masters_state)
+{
+  bed_t t;
+  size_t count;
+  char want[160];
+  const char *again = "mg b v f t\r\nmg c v f t\r\nmn\r\n";
+  char *got;
+
+  bed_init(&t, 16);
+  push(&t, MCREPL__OP_SET, "a", "1", 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_SET, "b", "2", 0, mcrepl__now_ns());
+  push(&t, MCREPL__OP_DELETE, "c", NULL, 0, mcrepl__now_ns());
+  take(&t);
+  ck_assert_int_eq(mcrepl__batch_readbacks(&t.b, t.batch, &count), 0);
+  ck_assert_int_eq(
+      mcrepl__batch_build(&t.b, t.batch, mcrepl__now_ns(), SLAVE_NOW), 0);
+  ck_assert_int_eq(mcrepl__batch_checks(&t.b, t.batch), 3);
+  answer(&t, 0, "1", 5, -1);
+  answer(&t, 1, "22", 6, 50);
+  answer(&t, 2, "new", 7, -1);
+  ck_assert_int_eq(mcrepl__batch_resolve(&t.b, SLAVE_NOW), 2);
+  snprintf(want, sizeof want,
+           "ms b 2 F6 T%d q\r\n22\r\nms c 3 F7 T0 q\r\nnew\r\nmn\r\n",
+           SLAVE_NOW + 50);
+  got = pipeline(&t);
+  ck_assert_str_eq(got, want);
+  free(got);
+  ck_assert_uint_eq(t.b.out.len, strlen(again));
+  ck_assert_mem_eq(t.b.out.p, again, t.b.out.len);
+  /* Asked again: "b" agrees now, "c" was deleted meanwhile. */
+  t.b.answers.len = 0;
+  answer(&t, 0, "22", 6, 50);
+  answer(&t, 1, NULL, 0, 0);
+  ck_assert_int_eq(mcrepl__batch_resolve(&t.b, SLAVE_NOW), 1);
+  got = pipeline(&t);
+  ck_assert_str_eq(got, "md c q\r\nmn\r\n");
+  free(got);
+  t.b.answers.len = 0;
+  answer(&t, 0, NULL, 0, 0);
+  ck_assert_int_eq(mcrepl__batch_resolve(&t.b, SLAVE_NOW), 0);
+  bed_free(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("batch");
   TCase *tc = tcase_create("batch");
+  TCase *v = tcase_create("verify");
 
   tcase_add_test(tc, sets_and_deletes_go_out_in_queue_order_ended_by_mn);
   tcase_add_test(tc, a_key_read_back_twice_is_read_and_sent_once);
@@ -273,6 +455,13 @@ static Suite *suite(void)
   tcase_add_test(tc, big_values_are_sent_from_the_entries);
   tcase_add_test(tc, a_second_batch_starts_clean);
   suite_add_tcase(s, tc);
+  tcase_add_test(v, the_same_state_agrees);
+  tcase_add_test(v, another_value_flags_or_expiry_disagrees);
+  tcase_add_test(v, gone_on_both_agrees_gone_on_one_does_not);
+  tcase_add_test(v, a_batch_from_another_master_is_told);
+  tcase_add_test(v, each_key_is_checked_once_as_its_last_entry_left_it);
+  tcase_add_test(v, keys_that_disagree_are_repaired_with_the_masters_state);
+  suite_add_tcase(s, v);
   return s;
 }
 

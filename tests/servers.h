@@ -95,4 +95,11 @@ int mc_raw_pipeline(int fd, const char *req, size_t len);
 long mc_raw_has_keys(int port, const char *const *keys, size_t n,
                      unsigned char *present);
 
+/* The number of keys whose state ("mg <key> v f t": value, flags, and
+ * the remaining TTL within ttl_slack seconds, or absence) differs
+ * between the servers on port_a and port_b, or -1 on error. The first
+ * difference is described into first, when not NULL. */
+long mc_raw_diff(int port_a, int port_b, const char *const *keys, size_t n,
+                 long ttl_slack, char *first, size_t first_len);
+
 #endif /* MCREPL_TESTS_SERVERS_H */

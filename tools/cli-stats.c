@@ -78,6 +78,8 @@ static void table(size_t i, const pair_view_t *v)
   row("dropped", "%" PRIu64, s->dropped);
   row("paced", "%" PRIu64, s->paced);
   row("errors", "%" PRIu64, s->errors);
+  row("repairs", "%" PRIu64, s->repairs);
+  row("unverified", "%" PRIu64, s->unverified);
   row("queue items", "%" PRIu64, s->queue_items);
   row("queue bytes", "%" PRIu64 " of %" PRIu64, s->queue_bytes,
       s->queue_bytes_max);
@@ -129,6 +131,8 @@ static void json_pair(size_t i, const pair_view_t *v, int last)
          ", \"vip_changes\": %" PRIu64 ", \"read_failovers\": %" PRIu64
          ",\n", s->reconnects, s->slave_restarts, s->vip_changes,
          s->read_failovers);
+  printf("   \"repairs\": %" PRIu64 ", \"unverified\": %" PRIu64 ",\n",
+         s->repairs, s->unverified);
   printf("   \"nodes\": [");
   for (k = 0; k < 2; k++)
     printf("%s{\"role\": \"%s\", \"address\": \"%s\", \"up\": %s, "
@@ -156,6 +160,11 @@ static const metric_t metrics[] = {
     "Writes that waited for the sender near the queue's bound.", paced),
   M("mcrepl_errors_total", "counter", "Replication failures seen.",
     errors),
+  M("mcrepl_repairs_total", "counter",
+    "Keys given the master's state again after verification.", repairs),
+  M("mcrepl_unverified_total", "counter",
+    "Writes that could not be verified (the pair is then dirty).",
+    unverified),
   M("mcrepl_queue_items", "gauge", "Writes waiting in the queue.",
     queue_items),
   M("mcrepl_queue_bytes", "gauge", "Bytes waiting in the queue.",

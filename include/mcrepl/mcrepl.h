@@ -209,6 +209,12 @@ typedef struct mcrepl_pair_stats {
   /* Writes that found the queue three quarters full and waited for the
    * sender to bring it back under that mark (--pace-timeout). */
   uint64_t paced;
+  /* Verified replication: keys whose slave state the master's answer
+   * showed behind (another process's newer write got there first), and
+   * were given the master's state; and writes that could not be
+   * verified, which make the pair dirty. */
+  uint64_t repairs;
+  uint64_t unverified;
 } mcrepl_pair_stats_t;
 
 /* Number of pairs in the handle's configuration. */
